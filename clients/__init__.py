@@ -1,0 +1,1 @@
+"""Client libraries that speak this server's wire protocols (never import ``server``)."""

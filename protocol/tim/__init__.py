@@ -1,0 +1,1 @@
+"""Tencent Cloud IM (TIM) wire formats: REST bodies, WebSocket frames, callbacks, UserSig."""

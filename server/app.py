@@ -1,0 +1,84 @@
+"""The ASGI application: ``create_app(settings)`` wires everything and returns a Starlette app.
+
+Routes:
+- ``POST /v4/{service}/{command}``: TIM REST API (server/tim/rest.py)
+- ``WS /tim/ws``: TIM WebSocket protocol for logged-in users (server/tim/session.py)
+- ``GET /healthz``: liveness and a few counters
+
+Every error answer, 404/405/500 included, is JSON in the vendor's envelope of the path it hit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+
+from protocol.tim import errors as E
+from server.core.clock import Clock, SystemClock
+from server.settings import Settings
+from server.tim.rest import envelope
+from server.wiring import Wiring
+
+log = logging.getLogger("server.app")
+
+
+def _error_response(request: Request, status: int, detail: str) -> Response:
+    if request.url.path.startswith("/v4/"):
+        code = E.INTERNAL if status >= 500 else E.REST_URL_ERROR
+        return envelope(code, detail)
+    return JSONResponse({"code": status, "msg": detail}, status_code=status)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    detail = {404: f"no route for {request.url.path}", 405: f"{request.method} is not allowed here"}
+    return _error_response(request, exc.status_code, detail.get(exc.status_code, str(exc.detail)))
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return _error_response(request, 500, "internal server error")
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
+    """Build the application; state is opened and closed by its lifespan."""
+    wiring = Wiring(settings, clock or SystemClock())
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await wiring.start()
+        try:
+            yield
+        finally:
+            await wiring.stop()
+
+    async def healthz(request: Request) -> Response:
+        return JSONResponse(wiring.stats())
+
+    async def tim_rest(request: Request) -> Response:
+        return await wiring.tim_rest(request)
+
+    async def tim_ws(websocket: WebSocket) -> None:
+        await wiring.tim_ws(websocket)
+
+    routes: list[Any] = [
+        Route("/v4/{service}/{command}", tim_rest, methods=["GET", "POST", "PUT", "DELETE"]),
+        WebSocketRoute("/tim/ws", tim_ws),
+        Route("/healthz", healthz),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPException: _http_error, Exception: _server_error},
+    )
+    app.state.wiring = wiring
+    return app

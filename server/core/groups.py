@@ -1,0 +1,104 @@
+"""Groups and their members."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from server.core.base import Deps
+from server.core.errors import CoreError, Reason
+from server.core.model import Group, GroupType, Member
+
+MAX_GROUP_ID_BYTES = 48
+MAX_MEMBERS_PER_CALL = 500
+
+
+@dataclass(frozen=True, slots=True)
+class MemberChange:
+    added: tuple[str, ...] = ()
+    already: tuple[str, ...] = ()  # add: already members
+    missing: tuple[str, ...] = ()  # remove: were not members
+    unknown: tuple[str, ...] = ()  # accounts that do not exist
+
+
+class Groups:
+    def __init__(self, deps: Deps) -> None:
+        self.d = deps
+
+    async def create(
+        self,
+        app: int,
+        *,
+        group_id: str,
+        group_type: GroupType,
+        name: str,
+        owner: str,
+        members: Sequence[str],
+    ) -> Group:
+        """Create a group with its owner (if any) and first members.
+
+        Raises CoreError: INVALID (bad id/name), GROUP_EXISTS, UNKNOWN_ACCOUNT, TOO_MANY."""
+        self.d.policy(app)
+        if not group_id or len(group_id.encode()) > MAX_GROUP_ID_BYTES:
+            raise CoreError(Reason.INVALID, f"group id {group_id!r} must be 1 to 48 bytes")
+        if not all(0x20 < ord(ch) <= 0x7E for ch in group_id):
+            raise CoreError(Reason.INVALID, f"group id {group_id!r} must be printable ASCII without spaces")
+        if len(members) > MAX_MEMBERS_PER_CALL:
+            raise CoreError(Reason.TOO_MANY, f"{len(members)} members given, at most {MAX_MEMBERS_PER_CALL}")
+        wanted = list(dict.fromkeys(([owner] if owner else []) + list(members)))
+        await self._require_accounts(app, wanted)
+        rows = [(u, "Owner" if u == owner else "Member") for u in wanted]
+        conv_id = await self.d.store.groups.create(
+            app, group_id, group_type, name, owner, rows, self.d.clock.now_ms()
+        )
+        return Group(app, conv_id, group_id, group_type, name, owner, self.d.clock.now_ms(), len(rows))
+
+    async def get(self, app: int, group_id: str) -> Group:
+        group = await self.d.store.groups.get(app, group_id)
+        if group is None:
+            raise CoreError(Reason.UNKNOWN_GROUP, f"group {group_id!r} does not exist")
+        return group
+
+    async def add_members(self, app: int, group_id: str, user_ids: Sequence[str]) -> MemberChange:
+        """Add accounts to a group. Unknown accounts are reported, not added."""
+        group = await self.get(app, group_id)
+        if len(user_ids) > MAX_MEMBERS_PER_CALL:
+            raise CoreError(Reason.TOO_MANY, f"{len(user_ids)} members given, at most {MAX_MEMBERS_PER_CALL}")
+        ids = list(dict.fromkeys(user_ids))
+        found = await self.d.store.accounts.existing(app, ids)
+        known = [u for u in ids if u in found]
+        added = await self.d.store.groups.add_members(
+            group.conv_id, [(u, "Member") for u in known], self.d.clock.now_ms()
+        )
+        return MemberChange(
+            added=tuple(added),
+            already=tuple(u for u in known if u not in added),
+            unknown=tuple(u for u in ids if u not in found),
+        )
+
+    async def remove_members(self, app: int, group_id: str, user_ids: Sequence[str]) -> MemberChange:
+        """Remove members. Their receipt snapshot rows stay as they are (see docs/semantics.md)."""
+        group = await self.get(app, group_id)
+        ids = list(dict.fromkeys(user_ids))
+        removed = await self.d.store.groups.remove_members(group.conv_id, ids)
+        return MemberChange(added=tuple(removed), missing=tuple(u for u in ids if u not in removed))
+
+    async def destroy(self, app: int, group_id: str) -> None:
+        group = await self.get(app, group_id)
+        await self.d.store.groups.destroy(group.conv_id)
+
+    async def members(self, app: int, group_id: str) -> tuple[Group, list[Member]]:
+        group = await self.get(app, group_id)
+        return group, await self.d.store.groups.members(group.conv_id)
+
+    async def require_member(self, group: Group, user_id: str) -> None:
+        if not await self.d.store.groups.is_member(group.conv_id, user_id):
+            raise CoreError(
+                Reason.NOT_GROUP_MEMBER, f"{user_id!r} is not a member of group {group.group_id!r}"
+            )
+
+    async def _require_accounts(self, app: int, user_ids: Sequence[str]) -> None:
+        found = await self.d.store.accounts.existing(app, user_ids)
+        for user_id in user_ids:
+            if user_id not in found:
+                raise CoreError(Reason.UNKNOWN_ACCOUNT, f"account {user_id!r} does not exist")

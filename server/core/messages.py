@@ -1,0 +1,247 @@
+"""Sending messages and reading history.
+
+A message that asks for read receipts gets receipt state only where the app's rules allow it;
+otherwise it is still delivered and records *why* not in ``Message.receipt_code`` (the dialect
+reports that code, later receipt lookups answer RECEIPT_NOT_FOUND).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import msgspec
+
+from server.core.base import Deps
+from server.core.errors import CoreError, Reason
+from server.core.events import MessageSent
+from server.core.groups import Groups
+from server.core.model import Element, GroupType, Message
+from server.store.messages import NewMessage, Sent
+
+MAX_BODY_BYTES = 12 * 1024  # TIM's message size limit
+MAX_HISTORY = 100
+
+__all__ = ["HistoryItem", "Messaging", "Sent"]
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryItem:
+    message: Message
+    read_by_me: bool  # the viewer's own conversation read position covers it (or it is the viewer's)
+    peer_read: bool  # C2C, sender's view: the peer's conversation read time covers it
+    receipt_read: int  # per-message receipts: how many receivers have read it
+    receipt_unread: int
+
+
+def _check_body(body: Sequence[Element]) -> None:
+    if not body:
+        raise CoreError(Reason.INVALID, "the message body is empty")
+    size = len(msgspec.json.encode(body))
+    if size > MAX_BODY_BYTES:
+        raise CoreError(Reason.INVALID, f"the message body is {size} bytes, at most {MAX_BODY_BYTES}")
+
+
+class Messaging:
+    def __init__(self, deps: Deps, groups: Groups) -> None:
+        self.d = deps
+        self.groups = groups
+
+    async def send_c2c(
+        self,
+        app: int,
+        sender: str,
+        receiver: str,
+        body: Sequence[Element],
+        *,
+        need_receipt: bool = False,
+        online_only: bool = False,
+        random: int | None = None,
+        platform: str = "RESTAPI",
+    ) -> Sent:
+        """Store and deliver a one-to-one message.
+
+        Raises CoreError: INVALID (empty/oversize body, message to oneself), UNKNOWN_ACCOUNT."""
+        policy = self.d.policy(app)
+        _check_body(body)
+        if sender == receiver:
+            raise CoreError(Reason.INVALID, f"{sender!r} cannot send a one-to-one message to itself")
+        await self._require_accounts(app, [sender, receiver])
+        receipt_code = None
+        if need_receipt:
+            if not policy.flagship:
+                receipt_code = Reason.RECEIPT_NOT_FLAGSHIP.value
+            elif online_only:
+                receipt_code = Reason.RECEIPT_ONLINE_ONLY.value
+        new = NewMessage(
+            sender=sender,
+            time_ms=self.d.clock.now_ms(),
+            random=random if random is not None else secrets.randbits(32),
+            body=tuple(body),
+            need_receipt=need_receipt,
+            receipt_code=receipt_code,
+            online_only=online_only,
+        )
+        sent = await self.d.store.messages.send_c2c(
+            app, receiver, new, build_events=lambda m, unread: [_sent_event(m, None, platform, unread)]
+        )
+        self._after(sent)
+        return sent
+
+    async def send_group(
+        self,
+        app: int,
+        sender: str,
+        group_id: str,
+        body: Sequence[Element],
+        *,
+        need_receipt: bool = False,
+        online_only: bool = False,
+        random: int | None = None,
+        platform: str = "RESTAPI",
+    ) -> Sent:
+        """Store and deliver a group message; with ``need_receipt`` the receivers (members at
+        this instant, less the sender) are snapshotted.
+
+        Raises CoreError: INVALID, UNKNOWN_GROUP, NOT_GROUP_MEMBER (unless the sender is an admin)."""
+        policy = self.d.policy(app)
+        _check_body(body)
+        group = await self.groups.get(app, group_id)
+        receipt_code = None
+        if need_receipt:
+            if not policy.flagship:
+                receipt_code = Reason.RECEIPT_NOT_FLAGSHIP.value
+            elif not policy.group_receipts_enabled(group.type):
+                receipt_code = Reason.RECEIPT_GROUP_TYPE_DISABLED.value
+            elif online_only:
+                receipt_code = Reason.RECEIPT_ONLINE_ONLY.value
+        new = NewMessage(
+            sender=sender,
+            time_ms=self.d.clock.now_ms(),
+            random=random if random is not None else secrets.randbits(32),
+            body=tuple(body),
+            need_receipt=need_receipt,
+            receipt_code=receipt_code,
+            online_only=online_only,
+        )
+        sent = await self.d.store.messages.send_group(
+            app,
+            group.conv_id,
+            group.group_id,
+            new,
+            sender_must_be_member=sender not in policy.admins,
+            receipt_cap=policy.receipt_group_cap,
+            build_events=lambda m, _: [_sent_event(m, group.type, platform, 0)],
+        )
+        self._after(sent)
+        return sent
+
+    def _after(self, sent: Sent) -> None:
+        self.d.listeners.message_sent(sent.message, sent.recipients)
+        self.d.listeners.events_appended()
+
+    async def get(self, app: int, msg_id: int) -> Message:
+        message = await self.d.store.messages.get(msg_id)
+        if message is None or message.app != app:
+            raise CoreError(Reason.UNKNOWN_MESSAGE, f"message {msg_id} does not exist")
+        return message
+
+    async def get_many(self, app: int, msg_ids: Sequence[int]) -> dict[int, Message]:
+        """The messages of ``app`` among ``msg_ids`` (unknown or foreign ids are left out)."""
+        found = await self.d.store.messages.get_many(msg_ids)
+        return {i: m for i, m in found.items() if m.app == app}
+
+    async def c2c_by_seq(
+        self, app: int, user_a: str, user_b: str, seqs: Sequence[int]
+    ) -> dict[int, Message]:
+        """Messages of the C2C conversation of two users, by sequence number."""
+        conv = await self.d.store.groups.find_c2c(app, user_a, user_b)
+        if conv is None:
+            return {}
+        return await self.d.store.messages.by_seq(conv.id, seqs)
+
+    async def c2c_history(
+        self,
+        app: int,
+        viewer: str,
+        peer: str,
+        *,
+        count: int,
+        before_seq: int | None = None,
+        min_ms: int = 0,
+        max_ms: int | None = None,
+    ) -> list[HistoryItem]:
+        """The newest ``count`` messages of ``viewer``'s conversation with ``peer`` (within a time
+        range if given), newest first. Raises CoreError(UNKNOWN_ACCOUNT)."""
+        count = max(1, min(count, MAX_HISTORY + 1))
+        conv = await self.d.store.groups.find_c2c(app, viewer, peer)
+        if conv is None:
+            await self._require_accounts(app, [viewer, peer])
+            return []
+        messages = await self.d.store.messages.history(
+            conv.id, before_seq=before_seq, count=count, min_ms=min_ms, max_ms=max_ms
+        )
+        my_seq, _ = await self.d.store.reads.position(conv.id, viewer)
+        _, peer_ms = await self.d.store.reads.position(conv.id, peer)
+        return await self._items(messages, viewer, my_seq, peer_ms)
+
+    async def group_history(
+        self, app: int, viewer: str, group_id: str, *, count: int, before_seq: int | None = None,
+        as_admin: bool = False,
+    ) -> list[HistoryItem]:
+        """The newest ``count`` messages of a group the viewer belongs to, newest first."""
+        count = max(1, min(count, MAX_HISTORY + 1))
+        group = await self.groups.get(app, group_id)
+        if not as_admin:
+            await self.groups.require_member(group, viewer)
+        messages = await self.d.store.messages.history(group.conv_id, before_seq=before_seq, count=count)
+        my_seq, _ = await self.d.store.reads.position(group.conv_id, viewer)
+        return await self._items(messages, viewer, my_seq, None)
+
+    async def _items(
+        self, messages: Sequence[Message], viewer: str, my_seq: int, peer_ms: int | None
+    ) -> list[HistoryItem]:
+        counts = await self.d.store.receipts.counts([m.id for m in messages if m.has_receipts])
+        items = []
+        for m in messages:
+            read, receivers = counts.get(m.id, (0, 0))
+            items.append(
+                HistoryItem(
+                    message=m,
+                    read_by_me=m.sender == viewer or m.seq <= my_seq,
+                    peer_read=peer_ms is not None and m.sender == viewer and m.time_ms <= peer_ms,
+                    receipt_read=read,
+                    receipt_unread=receivers - read,
+                )
+            )
+        return items
+
+    async def _require_accounts(self, app: int, user_ids: Sequence[str]) -> None:
+        found = await self.d.store.accounts.existing(app, user_ids)
+        for user_id in user_ids:
+            if user_id not in found:
+                raise CoreError(Reason.UNKNOWN_ACCOUNT, f"account {user_id!r} does not exist")
+
+
+def _sent_event(
+    m: Message, group_type: GroupType | None, platform: str, receiver_unread: int
+) -> MessageSent:
+    return MessageSent(
+        msg_id=m.id,
+        kind=m.kind.value,
+        sender=m.sender,
+        receiver=m.receiver,
+        group_id=m.group_id,
+        group_type=group_type.value if group_type else None,
+        seq=m.seq,
+        random=m.random,
+        time_ms=m.time_ms,
+        body=m.body,
+        need_receipt=m.need_receipt,
+        online_only=m.online_only,
+        receipt_code=m.receipt_code,
+        platform=platform,
+        receiver_unread=receiver_unread,
+    )
+

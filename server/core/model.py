@@ -1,0 +1,153 @@
+"""Plain value types of the IM model, shared by the core, the store and the dialects.
+
+They carry no vendor field names. Times are milliseconds since the epoch; a dialect that
+speaks seconds (TIM) converts at its edge.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import msgspec
+
+
+class GroupType(enum.Enum):
+    """Group kinds, named as the V2TIM SDK names them (REST aliases live in the TIM dialect)."""
+
+    WORK = "Work"
+    PUBLIC = "Public"
+    MEETING = "Meeting"
+    AVCHATROOM = "AVChatRoom"
+    COMMUNITY = "Community"
+
+
+class ConvKind(enum.Enum):
+    C2C = "c2c"
+    GROUP = "group"
+
+
+class ReadFilter(enum.Enum):
+    READ = 0
+    UNREAD = 1
+
+
+class Element(msgspec.Struct, frozen=True, omit_defaults=True):
+    """One element of a message body.
+
+    ``kind == "text"`` carries ``text``; any other kind is a vendor element kept verbatim in
+    ``data`` under a prefixed kind such as ``"tim:TIMCustomElem"``.
+    """
+
+    kind: str
+    text: str | None = None
+    data: dict[str, object] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    app: int
+    user_id: str
+    nick: str
+    face_url: str
+    created_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    app: int
+    conv_id: int
+    group_id: str
+    type: GroupType
+    name: str
+    owner: str
+    created_ms: int
+    member_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    user_id: str
+    joined_ms: int
+    role: str
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """A C2C pair (``user_a < user_b``) or a group."""
+
+    id: int
+    app: int
+    kind: ConvKind
+    group_id: str | None
+    group_type: GroupType | None
+    user_a: str | None
+    user_b: str | None
+
+    def peer_of(self, user_id: str) -> str:
+        """The other side of a C2C conversation."""
+        assert self.user_a is not None and self.user_b is not None
+        return self.user_b if user_id == self.user_a else self.user_a
+
+    def has_party(self, user_id: str) -> bool:
+        return user_id in (self.user_a, self.user_b)
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A stored message. ``receipt_code`` is None when receipt state is kept for it."""
+
+    id: int
+    app: int
+    conv_id: int
+    kind: ConvKind
+    group_id: str | None
+    sender: str
+    receiver: str | None  # C2C only: the peer the sender wrote to
+    seq: int
+    random: int
+    time_ms: int
+    body: tuple[Element, ...]
+    need_receipt: bool
+    receipt_code: str | None  # a Reason value when need_receipt was asked but no state is kept
+    online_only: bool
+    receivers: int  # size of the receiver snapshot (0 without receipt state)
+    recalled: bool
+
+    @property
+    def has_receipts(self) -> bool:
+        return self.need_receipt and self.receipt_code is None
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptCount:
+    """Receipt totals of one message after an operation."""
+
+    message: Message
+    read: int
+    unread: int
+    peer_read_ms: int | None = None  # C2C: when the peer sent its receipt
+
+
+@dataclass(frozen=True, slots=True)
+class ReadMember:
+    user_id: str
+    read_ms: int | None
+    cursor: int  # position in the receiver snapshot, the paging key
+
+
+@dataclass(frozen=True, slots=True)
+class MemberPage:
+    members: tuple[ReadMember, ...]
+    next_cursor: int
+    finished: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationRead:
+    """One user's read position in a conversation."""
+
+    conv_id: int
+    user_id: str
+    read_seq: int
+    read_ms: int

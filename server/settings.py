@@ -1,0 +1,135 @@
+"""Server settings: one frozen object built from the defaults, a TOML file and the command line.
+
+The embedded default workspace uses Tencent's published sample credentials (SDKAppID
+1400000000 and the key from tls-sig-api-v2's README), so any UserSig that tls-sig-api-v2 mints
+with that key is accepted out of the box. docs/configuration.md documents every key.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import msgspec
+
+DEFAULT_SDKAPPID = 1400000000
+DEFAULT_SECRET_KEY = "5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e"
+DEFAULT_ADMIN = "administrator"
+
+GROUP_TYPE_ALIASES = {
+    "work": "Work",
+    "private": "Work",
+    "public": "Public",
+    "meeting": "Meeting",
+    "chatroom": "Meeting",
+    "avchatroom": "AVChatRoom",
+    "community": "Community",
+}
+
+
+class CallbackSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """Where TIM callbacks (webhooks) of one app go."""
+
+    url: str
+    token: str = ""  # webhook authentication: adds Sign and RequestTime when set
+    timeout: Annotated[float, msgspec.Meta(gt=0, le=60)] = 2.0  # TIM's is 2 s
+    # Retries (at-least-once): first after retry_initial s, doubling up to retry_max s, for at most
+    # give_up_after s since the event; then the event is logged as given up and skipped.
+    retry_initial: Annotated[float, msgspec.Meta(gt=0)] = 0.5
+    retry_max: Annotated[float, msgspec.Meta(gt=0)] = 60.0
+    give_up_after: Annotated[float, msgspec.Meta(gt=0)] = 86_400.0
+    commands: list[str] | None = None  # None: all four; else only these CallbackCommands
+
+
+class AppSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One TIM app (a workspace)."""
+
+    sdkappid: Annotated[int, msgspec.Meta(ge=1, le=2**32 - 1)]
+    secret_key: Annotated[str, msgspec.Meta(min_length=1)]
+    admin: str = DEFAULT_ADMIN
+    flagship: bool = True
+    receipt_group_types: list[str] = msgspec.field(
+        default_factory=lambda: ["Work", "Public", "Meeting"]
+    )
+    receipt_group_cap: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 200
+    users: list[str] = msgspec.field(default_factory=list)  # accounts created at start
+    callback: CallbackSettings | None = None
+
+    def normalized_group_types(self) -> list[str]:
+        out = []
+        for name in self.receipt_group_types:
+            canonical = GROUP_TYPE_ALIASES.get(name.lower())
+            if canonical is None:
+                raise ValueError(
+                    f"unknown group type {name!r} in receipt_group_types of app {self.sdkappid}; "
+                    f"use Work, Public, Meeting (AVChatRoom and Community never keep receipts)"
+                )
+            out.append(canonical)
+        return out
+
+
+class ServerSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    host: str = "127.0.0.1"
+    port: Annotated[int, msgspec.Meta(ge=0, le=65535)] = 8080
+    db: str = "data/im.sqlite3"
+    synchronous: str = "NORMAL"  # SQLite synchronous: NORMAL survives kill -9; FULL also power loss
+    log_level: str = "info"
+    max_frame_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 64 * 1024  # larger WS frames: error
+    session_queue: Annotated[int, msgspec.Meta(ge=1)] = 1000  # pushes queued per session before cut-off
+    login_timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0  # seconds to send the login frame
+
+
+class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    server: ServerSettings = ServerSettings()
+    apps: list[AppSettings] = msgspec.field(default_factory=list)
+    default_app: bool = True  # keep the embedded sample workspace beside the configured apps
+
+    def all_apps(self) -> list[AppSettings]:
+        """Configured apps, plus the embedded default unless disabled or overridden."""
+        apps = list(self.apps)
+        if self.default_app and all(a.sdkappid != DEFAULT_SDKAPPID for a in apps):
+            apps.insert(0, default_app())
+        seen: set[int] = set()
+        for a in apps:
+            if a.sdkappid in seen:
+                raise ValueError(f"app {a.sdkappid} is configured twice")
+            seen.add(a.sdkappid)
+            a.normalized_group_types()
+        if not apps:
+            raise ValueError("no app is configured (default_app = false and no [[apps]])")
+        return apps
+
+
+def default_app() -> AppSettings:
+    return AppSettings(sdkappid=DEFAULT_SDKAPPID, secret_key=DEFAULT_SECRET_KEY)
+
+
+class ConfigError(ValueError):
+    """The config file is unreadable or invalid; the message says where."""
+
+
+def load(path: str | Path | None = None, **overrides: object) -> Settings:
+    """Settings from the defaults, then ``path`` (TOML), then ``overrides`` for [server] keys
+    (those given as None are ignored). Raises ConfigError with the offending key."""
+    settings = Settings()
+    if path is not None:
+        try:
+            raw = Path(path).read_bytes()
+        except OSError as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        try:
+            settings = msgspec.toml.decode(raw, type=Settings)
+        except msgspec.ValidationError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
+        except msgspec.DecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    server_overrides = {k: v for k, v in overrides.items() if v is not None}
+    if server_overrides:
+        settings = msgspec.structs.replace(
+            settings, server=msgspec.structs.replace(settings.server, **server_overrides)
+        )
+    try:
+        settings.all_apps()
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return settings

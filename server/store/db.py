@@ -1,0 +1,212 @@
+"""SQLite connections: a group-committing writer thread and an async reader.
+
+Why a thread of our own for writes instead of aiosqlite: with aiosqlite every statement is a
+thread hop (~100 us), so a unit of work that reads, checks and writes costs several hops and one
+transaction per request caps out near 2k/s (see docs/performance.md). Here a unit of work is a
+plain function ``fn(conn, *args)``; callers queue it and await one future. The writer thread takes
+*everything queued*, runs each unit under its own SAVEPOINT inside one ``BEGIN IMMEDIATE``
+transaction, commits once, and resolves all the futures with one loop callback. A unit that
+raises is rolled back alone; the others still commit.
+
+Reads go through an ``aiosqlite`` connection (WAL lets them run beside the writer); a read
+issued after a write's future resolved sees that write.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from importlib import resources
+from typing import Any, TypeVar
+
+import aiosqlite
+
+log = logging.getLogger("server.store")
+
+T = TypeVar("T")
+Unit = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]"]
+
+_STOP = object()
+MAX_BATCH = 2000
+
+
+def _configure(conn: sqlite3.Connection, synchronous: str) -> None:
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA synchronous={synchronous}")
+    conn.execute("PRAGMA foreign_keys=ON")
+    conn.execute("PRAGMA busy_timeout=5000")
+    conn.execute("PRAGMA temp_store=MEMORY")
+
+
+def _migrate(conn: sqlite3.Connection) -> int:
+    """Apply the numbered ``migrations/NNNN_*.sql`` files not applied yet; return the version."""
+    conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+    row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+    current = row[0] or 0
+    found = resources.files("server.store.migrations").iterdir()
+    # sort by name: a Traversable need not be orderable (e.g. inside a zipped install)
+    files = sorted((f for f in found if f.name.endswith(".sql")), key=lambda f: f.name)
+    for f in files:
+        version = int(f.name.split("_", 1)[0])
+        if version <= current:
+            continue
+        log.info("applying migration %s", f.name)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in f.read_text().split(";\n"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        current = version
+    return int(current)
+
+
+class Database:
+    """Owns the SQLite file: one writer thread (group commit) and one async reader."""
+
+    def __init__(self, path: str, *, synchronous: str = "NORMAL") -> None:
+        if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
+            raise ValueError(f"unknown synchronous mode {synchronous!r}")
+        self.path = path
+        self.synchronous = synchronous.upper()
+        self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._reader: aiosqlite.Connection | None = None
+        self.batches = 0  # statistics, read by the benchmark
+        self.units = 0
+
+    async def open(self) -> None:
+        """Create/migrate the schema, start the writer thread and open the reader."""
+        self._loop = asyncio.get_running_loop()
+        ready: asyncio.Future[int] = self._loop.create_future()
+        self._thread = threading.Thread(
+            target=self._run_writer, args=(ready,), name="sqlite-writer", daemon=True
+        )
+        self._thread.start()
+        version = await ready
+        log.info("database %s at schema version %d", self.path, version)
+        self._reader = await aiosqlite.connect(self.path)
+        await self._reader.execute("PRAGMA query_only=ON")
+        await self._reader.execute("PRAGMA busy_timeout=5000")
+
+    async def close(self) -> None:
+        """Finish every queued write, then close both connections."""
+        if self._thread is not None:
+            self._queue.put(_STOP)
+            await asyncio.to_thread(self._thread.join)
+            self._thread = None
+        if self._reader is not None:
+            await self._reader.close()
+            self._reader = None
+
+    # -- writes -----------------------------------------------------------------------------
+
+    def write(self, fn: Callable[..., T], *args: Any) -> asyncio.Future[T]:
+        """Queue ``fn(conn, *args)`` for the writer; the future resolves after COMMIT."""
+        if self._thread is None or self._loop is None:
+            raise RuntimeError("database is not open")
+        fut: asyncio.Future[T] = self._loop.create_future()
+        self._queue.put((fn, args, fut))
+        return fut
+
+    def _run_writer(self, ready: asyncio.Future[int]) -> None:
+        loop = self._loop
+        assert loop is not None
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            _configure(conn, self.synchronous)
+            version = _migrate(conn)
+        except BaseException as exc:  # report to open() and stop
+            loop.call_soon_threadsafe(_set_exception, ready, exc)
+            return
+        loop.call_soon_threadsafe(_set_result, ready, version)
+        try:
+            while True:
+                first = self._queue.get()
+                if first is _STOP:
+                    break
+                batch: list[Unit] = [first]  # type: ignore[list-item]
+                stop = False
+                while len(batch) < MAX_BATCH:
+                    try:
+                        item = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is _STOP:
+                        stop = True
+                        break
+                    batch.append(item)  # type: ignore[arg-type]
+                self._run_batch(conn, batch)
+                if stop:
+                    break
+        finally:
+            conn.close()
+
+    def _run_batch(self, conn: sqlite3.Connection, batch: list[Unit]) -> None:
+        loop = self._loop
+        assert loop is not None
+        outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for fn, args, fut in batch:
+                conn.execute("SAVEPOINT unit")
+                try:
+                    result = fn(conn, *args)
+                except BaseException as exc:
+                    conn.execute("ROLLBACK TO unit")
+                    conn.execute("RELEASE unit")
+                    outcomes.append((fut, None, exc))
+                else:
+                    conn.execute("RELEASE unit")
+                    outcomes.append((fut, result, None))
+            conn.execute("COMMIT")
+        except BaseException as exc:  # the commit itself failed: nothing of the batch is stored
+            log.exception("write batch of %d units failed", len(batch))
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            outcomes = [(fut, None, exc) for _, _, fut in batch]
+        self.batches += 1
+        self.units += len(batch)
+        loop.call_soon_threadsafe(_resolve_all, outcomes)
+
+    # -- reads ------------------------------------------------------------------------------
+
+    async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Run one read query; rows are plain tuples."""
+        if self._reader is None:
+            raise RuntimeError("database is not open")
+        rows = await self._reader.execute_fetchall(sql, params)
+        return list(rows)
+
+    async def fetchone(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
+
+
+def _set_result(fut: asyncio.Future[Any], value: Any) -> None:
+    if not fut.done():
+        fut.set_result(value)
+
+
+def _set_exception(fut: asyncio.Future[Any], exc: BaseException) -> None:
+    if not fut.done():
+        fut.set_exception(exc)
+
+
+def _resolve_all(outcomes: Iterable[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for fut, result, exc in outcomes:
+        if fut.done():  # the caller gave up (cancelled); the write happened anyway
+            continue
+        if exc is None:
+            fut.set_result(result)
+        else:
+            fut.set_exception(exc)

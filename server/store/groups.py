@@ -1,0 +1,171 @@
+"""SQL for conversations (groups and C2C pairs) and group members."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+
+from server.core.errors import CoreError, Reason
+from server.core.model import Conversation, ConvKind, Group, GroupType, Member
+from server.store.db import Database
+
+_CONV_COLS = "id, app, kind, group_id, group_type, user_a, user_b"
+
+
+def _conv(row: Sequence[object]) -> Conversation:
+    return Conversation(
+        id=row[0],  # type: ignore[arg-type]
+        app=row[1],  # type: ignore[arg-type]
+        kind=ConvKind(row[2]),
+        group_id=row[3],  # type: ignore[arg-type]
+        group_type=GroupType(row[4]) if row[4] else None,
+        user_a=row[5],  # type: ignore[arg-type]
+        user_b=row[6],  # type: ignore[arg-type]
+    )
+
+
+def _create_group(
+    conn: sqlite3.Connection,
+    app: int,
+    group_id: str,
+    group_type: str,
+    name: str,
+    owner: str,
+    members: Sequence[tuple[str, str]],
+    now_ms: int,
+) -> int:
+    try:
+        cur = conn.execute(
+            "INSERT INTO conversations (app, kind, group_id, group_type, name, owner, created_ms)"
+            " VALUES (?, 'group', ?, ?, ?, ?, ?)",
+            (app, group_id, group_type, name, owner, now_ms),
+        )
+    except sqlite3.IntegrityError:
+        raise CoreError(Reason.GROUP_EXISTS, f"group {group_id!r} already exists") from None
+    conv_id = cur.lastrowid
+    assert conv_id is not None
+    _add(conn, conv_id, members, now_ms)
+    return conv_id
+
+
+def _add(
+    conn: sqlite3.Connection, conv_id: int, members: Sequence[tuple[str, str]], now_ms: int
+) -> list[str]:
+    last_seq = conn.execute("SELECT last_seq FROM conversations WHERE id = ?", (conv_id,)).fetchone()[0]
+    added = []
+    for user_id, role in members:
+        cur = conn.execute(
+            "INSERT INTO members (conv_id, user_id, role, joined_ms, join_seq) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (conv_id, user_id) DO NOTHING",
+            (conv_id, user_id, role, now_ms, last_seq),
+        )
+        if cur.rowcount == 1:
+            added.append(user_id)
+            # A new member has read nothing before it joined: its unread count starts at 0.
+            conn.execute(
+                "INSERT INTO reads (conv_id, user_id, read_seq, read_ms) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (conv_id, user_id) DO UPDATE SET read_seq = max(read_seq, excluded.read_seq)",
+                (conv_id, user_id, last_seq, now_ms),
+            )
+    return added
+
+
+def _remove(conn: sqlite3.Connection, conv_id: int, user_ids: Sequence[str]) -> list[str]:
+    removed = []
+    for user_id in user_ids:
+        cur = conn.execute("DELETE FROM members WHERE conv_id = ? AND user_id = ?", (conv_id, user_id))
+        if cur.rowcount == 1:
+            removed.append(user_id)
+    return removed
+
+
+def _destroy(conn: sqlite3.Connection, conv_id: int) -> None:
+    conn.execute("DELETE FROM members WHERE conv_id = ?", (conv_id,))
+    conn.execute("UPDATE conversations SET live = 0 WHERE id = ?", (conv_id,))
+
+
+def _c2c(conn: sqlite3.Connection, app: int, user_a: str, user_b: str, now_ms: int) -> int:
+    row = conn.execute(
+        "SELECT id FROM conversations WHERE app = ? AND kind = 'c2c' AND user_a = ? AND user_b = ?",
+        (app, user_a, user_b),
+    ).fetchone()
+    if row:
+        return int(row[0])
+    cur = conn.execute(
+        "INSERT INTO conversations (app, kind, user_a, user_b, created_ms) VALUES (?, 'c2c', ?, ?, ?)",
+        (app, user_a, user_b, now_ms),
+    )
+    assert cur.lastrowid is not None
+    return cur.lastrowid
+
+
+class GroupStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def create(
+        self,
+        app: int,
+        group_id: str,
+        group_type: GroupType,
+        name: str,
+        owner: str,
+        members: Sequence[tuple[str, str]],
+        now_ms: int,
+    ) -> int:
+        """Create a live group with its first members; CoreError(GROUP_EXISTS) on a taken id."""
+        return await self.db.write(
+            _create_group, app, group_id, group_type.value, name, owner, members, now_ms
+        )
+
+    async def add_members(
+        self, conv_id: int, members: Sequence[tuple[str, str]], now_ms: int
+    ) -> list[str]:
+        return await self.db.write(_add, conv_id, members, now_ms)
+
+    async def remove_members(self, conv_id: int, user_ids: Sequence[str]) -> list[str]:
+        return await self.db.write(_remove, conv_id, user_ids)
+
+    async def destroy(self, conv_id: int) -> None:
+        await self.db.write(_destroy, conv_id)
+
+    async def get(self, app: int, group_id: str) -> Group | None:
+        row = await self.db.fetchone(
+            "SELECT c.app, c.id, c.group_id, c.group_type, c.name, c.owner, c.created_ms,"
+            " (SELECT count(*) FROM members m WHERE m.conv_id = c.id)"
+            " FROM conversations c WHERE c.app = ? AND c.kind = 'group' AND c.group_id = ? AND c.live = 1",
+            (app, group_id),
+        )
+        if row is None:
+            return None
+        return Group(row[0], row[1], row[2], GroupType(row[3]), row[4], row[5], row[6], row[7])
+
+    async def members(self, conv_id: int) -> list[Member]:
+        rows = await self.db.fetchall(
+            "SELECT user_id, joined_ms, role FROM members WHERE conv_id = ? ORDER BY joined_ms, user_id",
+            (conv_id,),
+        )
+        return [Member(*r) for r in rows]
+
+    async def is_member(self, conv_id: int, user_id: str) -> bool:
+        row = await self.db.fetchone(
+            "SELECT 1 FROM members WHERE conv_id = ? AND user_id = ?", (conv_id, user_id)
+        )
+        return row is not None
+
+    async def conversation(self, conv_id: int) -> Conversation | None:
+        row = await self.db.fetchone(f"SELECT {_CONV_COLS} FROM conversations WHERE id = ?", (conv_id,))
+        return _conv(row) if row else None
+
+    async def find_c2c(self, app: int, user_a: str, user_b: str) -> Conversation | None:
+        a, b = sorted((user_a, user_b))
+        row = await self.db.fetchone(
+            f"SELECT {_CONV_COLS} FROM conversations WHERE app = ? AND kind = 'c2c' AND user_a = ? AND user_b = ?",
+            (app, a, b),
+        )
+        return _conv(row) if row else None
+
+    async def c2c(self, app: int, user_a: str, user_b: str, now_ms: int) -> int:
+        """The id of the C2C conversation of two users, created on first use."""
+        a, b = sorted((user_a, user_b))
+        return await self.db.write(_c2c, app, a, b, now_ms)

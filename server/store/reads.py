@@ -1,0 +1,163 @@
+"""SQL for conversation-level read positions and unread counts."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from server.core.events import Event
+from server.store import events as event_sql
+from server.store.db import Database
+
+# Unread C2C messages of user ?1 in app ?2, per conversation: the peer's messages after the
+# user's read position.
+_C2C_UNREAD = """
+SELECT CASE WHEN c.user_a = :user THEN c.user_b ELSE c.user_a END AS peer, count(m.id)
+FROM conversations c
+JOIN messages m ON m.conv_id = c.id AND m.sender != :user AND m.recalled = 0
+LEFT JOIN reads r ON r.conv_id = c.id AND r.user_id = :user
+WHERE c.app = :app AND c.kind = 'c2c' AND (c.user_a = :user OR c.user_b = :user)
+  AND m.seq > coalesce(r.read_seq, 0)
+GROUP BY c.id
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class ReadChange:
+    read_seq: int
+    read_ms: int
+    newly_read: tuple[int, ...]  # ids of the peer's messages newly covered
+    unread_total: int  # C2C: the reader's total C2C unread afterwards (0 for groups)
+
+
+EventBuilder = Callable[[ReadChange], Sequence[Event]]
+
+
+def c2c_unread_total(conn: sqlite3.Connection, app: int, user: str) -> int:
+    return sum(r[1] for r in conn.execute(_C2C_UNREAD, {"user": user, "app": app}))
+
+
+def _current(conn: sqlite3.Connection, conv_id: int, user: str) -> tuple[int, int]:
+    row = conn.execute(
+        "SELECT read_seq, read_ms FROM reads WHERE conv_id = ? AND user_id = ?", (conv_id, user)
+    ).fetchone()
+    return (row[0], row[1]) if row else (0, 0)
+
+
+def _save(conn: sqlite3.Connection, conv_id: int, user: str, read_seq: int, read_ms: int) -> None:
+    conn.execute(
+        "INSERT INTO reads (conv_id, user_id, read_seq, read_ms) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (conv_id, user_id) DO UPDATE SET read_seq = excluded.read_seq,"
+        " read_ms = excluded.read_ms",
+        (conv_id, user, read_seq, read_ms),
+    )
+
+
+def _newly_read(
+    conn: sqlite3.Connection, conv_id: int, reader: str, old_seq: int, new_seq: int
+) -> tuple[int, ...]:
+    return tuple(
+        r[0]
+        for r in conn.execute(
+            "SELECT id FROM messages WHERE conv_id = ? AND seq > ? AND seq <= ? AND sender != ?"
+            " AND recalled = 0 ORDER BY seq",
+            (conv_id, old_seq, new_seq, reader),
+        )
+    )
+
+
+def _mark_c2c(
+    conn: sqlite3.Connection,
+    app: int,
+    conv_id: int,
+    reader: str,
+    upto_ms: int,
+    now_ms: int,
+    build_events: EventBuilder,
+) -> ReadChange:
+    old_seq, old_ms = _current(conn, conv_id, reader)
+    (upto_seq,) = conn.execute(
+        "SELECT coalesce(max(seq), 0) FROM messages WHERE conv_id = ? AND time_ms <= ?",
+        (conv_id, upto_ms),
+    ).fetchone()
+    read_seq, read_ms = max(old_seq, upto_seq), max(old_ms, upto_ms)
+    _save(conn, conv_id, reader, read_seq, read_ms)
+    change = ReadChange(
+        read_seq,
+        read_ms,
+        _newly_read(conn, conv_id, reader, old_seq, read_seq),
+        c2c_unread_total(conn, app, reader),
+    )
+    event_sql.append(conn, app, build_events(change), now_ms)
+    return change
+
+
+def _mark_group(
+    conn: sqlite3.Connection,
+    app: int,
+    conv_id: int,
+    reader: str,
+    upto_seq: int | None,
+    now_ms: int,
+    build_events: EventBuilder,
+) -> ReadChange:
+    old_seq, old_ms = _current(conn, conv_id, reader)
+    (last_seq,) = conn.execute("SELECT last_seq FROM conversations WHERE id = ?", (conv_id,)).fetchone()
+    target = last_seq if upto_seq is None or upto_seq <= 0 else min(upto_seq, last_seq)
+    read_seq = max(old_seq, target)
+    _save(conn, conv_id, reader, read_seq, max(old_ms, now_ms))
+    change = ReadChange(read_seq, now_ms, _newly_read(conn, conv_id, reader, old_seq, read_seq), 0)
+    event_sql.append(conn, app, build_events(change), now_ms)
+    return change
+
+
+class ReadStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def mark_c2c(
+        self,
+        app: int,
+        conv_id: int,
+        reader: str,
+        upto_ms: int,
+        now_ms: int,
+        *,
+        build_events: EventBuilder,
+    ) -> ReadChange:
+        """Move ``reader``'s read position to every message at or before ``upto_ms`` (never back)."""
+        return await self.db.write(_mark_c2c, app, conv_id, reader, upto_ms, now_ms, build_events)
+
+    async def mark_group(
+        self,
+        app: int,
+        conv_id: int,
+        reader: str,
+        upto_seq: int | None,
+        now_ms: int,
+        *,
+        build_events: EventBuilder,
+    ) -> ReadChange:
+        """Move ``reader``'s read position to ``upto_seq`` (None or 0: the newest message)."""
+        return await self.db.write(_mark_group, app, conv_id, reader, upto_seq, now_ms, build_events)
+
+    async def position(self, conv_id: int, user: str) -> tuple[int, int]:
+        """(read_seq, read_ms) of ``user`` in a conversation; (0, 0) if never read."""
+        row = await self.db.fetchone(
+            "SELECT read_seq, read_ms FROM reads WHERE conv_id = ? AND user_id = ?", (conv_id, user)
+        )
+        return (row[0], row[1]) if row else (0, 0)
+
+    async def c2c_unread(self, app: int, user: str) -> dict[str, int]:
+        """``{peer: unread}`` over the user's C2C conversations with unread messages."""
+        rows = await self.db.fetchall(_C2C_UNREAD, {"user": user, "app": app})  # type: ignore[arg-type]
+        return {r[0]: r[1] for r in rows if r[1]}
+
+    async def group_unread(self, conv_id: int, user: str) -> int:
+        row = await self.db.fetchone(
+            "SELECT count(*) FROM messages m WHERE m.conv_id = ? AND m.sender != ? AND m.recalled = 0"
+            " AND m.seq > coalesce((SELECT read_seq FROM reads WHERE conv_id = ? AND user_id = ?), 0)",
+            (conv_id, user, conv_id, user),
+        )
+        return int(row[0])

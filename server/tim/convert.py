@@ -1,0 +1,121 @@
+"""Translation between TIM shapes and the neutral core model (and nothing else)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from protocol.tim import elements as el
+from protocol.tim import ids
+from protocol.tim.ws import V2TIMMessage
+from server.core.errors import CoreError, Reason
+from server.core.messages import HistoryItem
+from server.core.model import ConvKind, Element, GroupType, Message
+from server.tim.errors import receipt_code
+
+# REST and callbacks use the older names; V2TIM (WebSocket) uses GroupType values.
+REST_TYPE_NAMES = {
+    GroupType.WORK: "Private",
+    GroupType.PUBLIC: "Public",
+    GroupType.MEETING: "ChatRoom",
+    GroupType.AVCHATROOM: "AVChatRoom",
+    GroupType.COMMUNITY: "Community",
+}
+_PARSE_TYPE = {
+    "private": GroupType.WORK,
+    "work": GroupType.WORK,
+    "public": GroupType.PUBLIC,
+    "chatroom": GroupType.MEETING,
+    "meeting": GroupType.MEETING,
+    "avchatroom": GroupType.AVCHATROOM,
+    "community": GroupType.COMMUNITY,
+}
+
+
+def parse_group_type(name: str) -> GroupType:
+    try:
+        return _PARSE_TYPE[name.lower()]
+    except KeyError:
+        raise CoreError(Reason.INVALID, f"unknown group type {name!r}") from None
+
+
+def rest_type_name(group_type: GroupType | str) -> str:
+    return REST_TYPE_NAMES[GroupType(group_type)]
+
+
+def to_core(body: list[el.MsgElem]) -> tuple[Element, ...]:
+    out = []
+    for elem in body:
+        if isinstance(elem, el.TextElem):
+            out.append(Element("text", text=elem.MsgContent.Text))
+        else:
+            tag = type(elem).__struct_config__.tag
+            out.append(Element(f"tim:{tag}", data=msgspec.to_builtins(elem.MsgContent)))
+    return tuple(out)
+
+
+_elem_decoder = msgspec.json.Decoder(el.MsgElem)
+
+
+def from_core(body: tuple[Element, ...]) -> list[el.MsgElem]:
+    out: list[el.MsgElem] = []
+    for e in body:
+        if e.kind == "text":
+            out.append(el.text(e.text or ""))
+        elif e.kind.startswith("tim:"):
+            raw: dict[str, Any] = {"MsgType": e.kind[4:], "MsgContent": e.data or {}}
+            out.append(msgspec.convert(raw, el.MsgElem))
+        else:  # an element written in another dialect: shown as TIM custom data
+            out.append(
+                el.CustomElem(el.CustomContent(Data=msgspec.json.encode(e.data or {}).decode(), Desc=e.kind))
+            )
+    return out
+
+
+def time_s(ms: int) -> int:
+    return ms // 1000
+
+
+def msg_id(m: Message) -> str:
+    return ids.format_msg_id(m.id, time_s(m.time_ms), m.random)
+
+
+def msg_key(m: Message) -> str:
+    return ids.format_msg_key(m.seq, m.random, time_s(m.time_ms))
+
+
+def parse_msg_ids(texts: list[str]) -> list[tuple[int, str]]:
+    """``(id, text)`` per msgID; CoreError(UNKNOWN_MESSAGE) names one that is not a msgID."""
+    out = []
+    for text in texts:
+        parts = ids.parse_msg_id(text)
+        if parts is None:
+            raise CoreError(Reason.UNKNOWN_MESSAGE, f"{text!r} is not a msgID of this server")
+        out.append((parts.id, text))
+    return out
+
+
+def check_msg_id(m: Message, text: str) -> None:
+    """A msgID names one message: its time and random must match too."""
+    if msg_id(m) != text:
+        raise CoreError(Reason.UNKNOWN_MESSAGE, f"message {text!r} does not exist")
+
+
+def v2tim_message(m: Message, viewer: str, item: HistoryItem | None = None) -> V2TIMMessage:
+    """The V2TIMMessage ``viewer`` sees."""
+    return V2TIMMessage(
+        msgID=msg_id(m),
+        timestamp=time_s(m.time_ms),
+        sender=m.sender,
+        seq=m.seq,
+        random=m.random,
+        elemList=from_core(m.body),
+        isSelf=m.sender == viewer,
+        isRead=item.read_by_me if item else m.sender == viewer,
+        isPeerRead=item.peer_read if item else False,
+        needReadReceipt=m.need_receipt,
+        userID=(m.receiver if m.sender == viewer else m.sender) if m.kind is ConvKind.C2C else None,
+        groupID=m.group_id,
+        readReceiptCode=receipt_code(m.receipt_code) if m.need_receipt else 0,
+    )
