@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from server.core.clock import Clock
-from server.store.events import EventStore, StoredEvent
+from server.core.events import StoredEvent
+from server.store.events import EventStore
 
 log = logging.getLogger("server.outbox")
 

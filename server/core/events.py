@@ -9,6 +9,8 @@ change, the unread total, ...): nothing is looked up again at delivery time.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import msgspec
 
 from server.core.model import Element
@@ -85,6 +87,17 @@ class GroupRead(msgspec.Struct, frozen=True, tag="read.group"):
     group_id: str
     read_seq: int
     platform: str = "RESTAPI"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredEvent:
+    """An event as kept in the outbox: ``id`` orders events and names them on every redelivery."""
+
+    id: int
+    app: int
+    type: str
+    time_ms: int
+    body: bytes  # encode_event() of the event
 
 
 Event = MessageSent | GroupReceipts | C2CReceipts | C2CRead | GroupRead

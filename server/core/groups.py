@@ -16,6 +16,7 @@ MAX_MEMBERS_PER_CALL = 500
 @dataclass(frozen=True, slots=True)
 class MemberChange:
     added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
     already: tuple[str, ...] = ()  # add: already members
     missing: tuple[str, ...] = ()  # remove: were not members
     unknown: tuple[str, ...] = ()  # accounts that do not exist
@@ -81,7 +82,7 @@ class Groups:
         group = await self.get(app, group_id)
         ids = list(dict.fromkeys(user_ids))
         removed = await self.d.store.groups.remove_members(group.conv_id, ids)
-        return MemberChange(added=tuple(removed), missing=tuple(u for u in ids if u not in removed))
+        return MemberChange(removed=tuple(removed), missing=tuple(u for u in ids if u not in removed))
 
     async def destroy(self, app: int, group_id: str) -> None:
         group = await self.get(app, group_id)

@@ -6,17 +6,8 @@ import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from server.core.events import Event, encode_event, event_type
+from server.core.events import Event, StoredEvent, encode_event, event_type
 from server.store.db import Database
-
-
-@dataclass(frozen=True, slots=True)
-class StoredEvent:
-    id: int
-    app: int
-    type: str
-    time_ms: int
-    body: bytes
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,7 +20,7 @@ from server.core.clock import Clock
 from server.core.events import C2CRead, GroupReceipts, MessageSent, decode_event
 from server.outbox import Outcome, RetryPolicy
 from server.settings import AppSettings, CallbackSettings
-from server.store.events import StoredEvent
+from server.core.events import StoredEvent
 from server.tim.convert import from_core, rest_type_name
 
 log = logging.getLogger("server.tim.callbacks")

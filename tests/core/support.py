@@ -62,18 +62,32 @@ async def group(
 
 
 async def send_group(
-    core: Core, sender: str, group_id: str, *, need_receipt: bool = True, app: int = APP, **kw: bool
+    core: Core,
+    sender: str,
+    group_id: str,
+    *,
+    need_receipt: bool = True,
+    online_only: bool = False,
+    app: int = APP,
 ) -> Sent:
+    """A one-line text message to a group; asks for receipts unless told not to."""
     return await core.messages.send_group(
-        app, sender, group_id, text(), need_receipt=need_receipt, **kw
+        app, sender, group_id, text(), need_receipt=need_receipt, online_only=online_only
     )
 
 
 async def send_c2c(
-    core: Core, sender: str, receiver: str, *, need_receipt: bool = True, app: int = APP, **kw: bool
+    core: Core,
+    sender: str,
+    receiver: str,
+    *,
+    need_receipt: bool = True,
+    online_only: bool = False,
+    app: int = APP,
 ) -> Sent:
+    """A one-line text message to one user; asks for receipts unless told not to."""
     return await core.messages.send_c2c(
-        app, sender, receiver, text(), need_receipt=need_receipt, **kw
+        app, sender, receiver, text(), need_receipt=need_receipt, online_only=online_only
     )
 
 

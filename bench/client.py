@@ -1,0 +1,206 @@
+"""A lean load-generator connection for the TIM WebSocket protocol.
+
+Leaner than ``clients/tim.py`` on purpose: requests are pre-encoded byte templates (only the
+``reqId`` is spliced in), incoming frames are decoded once into a small Struct whose ``data``
+stays raw until someone needs it, and pushes go straight to callbacks instead of a queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import time
+from collections.abc import Callable
+
+import msgspec
+import websockets
+from websockets.asyncio.client import ClientConnection, connect
+
+from protocol.tim import elements as el
+from protocol.tim import ws as W
+
+
+class Frame(msgspec.Struct):
+    """Any server frame: a response (``reqId``) or a push (``event``)."""
+
+    event: str = ""
+    cmd: str = ""
+    reqId: int = -1
+    code: int = 0
+    desc: str = ""
+    data: msgspec.Raw = msgspec.Raw(b"null")
+
+
+class ReceiptItem(msgspec.Struct):
+    msgID: str
+    readCount: int = 0
+    unreadCount: int = 0
+
+
+class ReceiptListData(msgspec.Struct):
+    receiptList: list[ReceiptItem]
+
+
+class _MsgRef(msgspec.Struct):
+    msgID: str
+
+
+class _SendResult(msgspec.Struct):
+    message: _MsgRef
+
+
+frame_decoder = msgspec.json.Decoder(Frame)
+receipts_decoder = msgspec.json.Decoder(ReceiptListData)
+send_result_decoder = msgspec.json.Decoder(_SendResult)
+
+_RECEIPT_HEAD = b'{"cmd":"sendMessageReadReceipts","reqId":'
+_GET_RECEIPTS_HEAD = b'{"cmd":"getMessageReadReceipts","reqId":'
+
+
+def msg_ids_tail(msg_ids: list[str]) -> bytes:
+    """The pre-encoded rest of a receipt request after its reqId: ``,"msgIDList":[...]}``."""
+    return b',"msgIDList":' + msgspec.json.encode(msg_ids) + b"}"
+
+
+class RequestError(Exception):
+    def __init__(self, cmd: str, code: int, desc: str) -> None:
+        super().__init__(f"{cmd} failed: {code} {desc}")
+        self.code = code
+
+
+PushHandler = Callable[["Conn", int, bytes], None]  # (conn, receive time ns, raw data)
+
+
+class Conn:
+    """One logged-in user on one WebSocket connection."""
+
+    def __init__(self, user: str, ws: ClientConnection) -> None:
+        self.user = user
+        self.ws = ws
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[Frame]] = {}
+        self._reader: asyncio.Task[None] | None = None
+        self.on_receipts: PushHandler | None = None
+        self.new_message_pushes = 0
+        self.receipt_pushes = 0
+        self.other_pushes = 0
+        self.closed_code: int | None = None
+        self.closed = False
+
+    @classmethod
+    async def open(cls, url: str, user: str, *, compression: str | None) -> Conn:
+        ws = await connect(
+            url, compression=compression, max_size=8 << 20, ping_interval=None,
+            open_timeout=60, close_timeout=5,
+        )
+        conn = cls(user, ws)
+        conn._reader = asyncio.create_task(conn._read_loop())
+        return conn
+
+    async def login(self, sdkappid: int, user_sig: str) -> None:
+        frame = W.encoder.encode(W.Login(reqId=0, sdkAppID=sdkappid, userID=self.user,
+                                         userSig=user_sig))
+        await self._roundtrip(b"login", frame, 0)
+
+    async def send_group_message(self, group_id: str, text: str) -> str:
+        """Send a needReadReceipt text message; returns its msgID."""
+        req_id = next(self._ids)
+        frame = W.encoder.encode(
+            W.SendMessage(
+                reqId=req_id, groupID=group_id,
+                message=W.OutgoingMessage(elemList=[el.text(text)], needReadReceipt=True),
+            )
+        )
+        reply = await self._roundtrip(b"sendMessage", frame, req_id)
+        return send_result_decoder.decode(reply.data).message.msgID
+
+    def send_receipts_nowait(self, tail: bytes) -> tuple[int, asyncio.Future[Frame]]:
+        """Queue a sendMessageReadReceipts (``tail`` from :func:`msg_ids_tail`) without waiting
+        for the socket; returns its reqId and the future of its response."""
+        req_id = next(self._ids)
+        fut: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
+        self._pending[req_id] = fut
+        frame = _RECEIPT_HEAD + str(req_id).encode() + tail
+        # websockets writes to the transport synchronously inside send(); the task only awaits
+        # back-pressure, so scheduling it keeps an open-loop sender from ever blocking
+        asyncio.ensure_future(self._send_text(frame, req_id))
+        return req_id, fut
+
+    async def send_receipts(self, tail: bytes) -> Frame:
+        req_id = next(self._ids)
+        return await self._roundtrip(b"", _RECEIPT_HEAD + str(req_id).encode() + tail, req_id,
+                                     check=False)
+
+    async def get_receipts(self, msg_ids: list[str]) -> list[ReceiptItem]:
+        req_id = next(self._ids)
+        frame = _GET_RECEIPTS_HEAD + str(req_id).encode() + msg_ids_tail(msg_ids)
+        reply = await self._roundtrip(b"getMessageReadReceipts", frame, req_id)
+        return receipts_decoder.decode(reply.data).receiptList
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.ws.close()
+        if self._reader is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    async def _send_text(self, frame: bytes, req_id: int) -> None:
+        try:
+            await self.ws.send(frame, text=True)
+        except Exception as exc:
+            fut = self._pending.pop(req_id, None)
+            if fut is not None and not fut.done():
+                fut.set_exception(exc)
+
+    async def _roundtrip(self, cmd: bytes, frame: bytes, req_id: int, *, check: bool = True,
+                         timeout: float = 60.0) -> Frame:
+        fut: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
+        self._pending[req_id] = fut
+        try:
+            await self.ws.send(frame, text=True)
+            async with asyncio.timeout(timeout):
+                reply = await fut
+        finally:
+            self._pending.pop(req_id, None)
+        if check and reply.code != 0:
+            raise RequestError(cmd.decode() or reply.cmd, reply.code, reply.desc)
+        return reply
+
+    async def _read_loop(self) -> None:
+        decode = frame_decoder.decode
+        pending = self._pending
+        try:
+            while True:
+                raw = await self.ws.recv(decode=False)
+                now = time.monotonic_ns()
+                frame = decode(raw)
+                if frame.event:
+                    if frame.event == "onRecvMessageReadReceipts":
+                        self.receipt_pushes += 1
+                        if self.on_receipts is not None:
+                            self.on_receipts(self, now, frame.data)
+                    elif frame.event == "onRecvNewMessage":
+                        self.new_message_pushes += 1
+                    else:
+                        self.other_pushes += 1
+                    continue
+                fut = pending.pop(frame.reqId, None)
+                if fut is not None and not fut.done():
+                    fut.set_result(frame)
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self.closed = True
+            self.closed_code = self.ws.close_code
+            for fut in pending.values():
+                if not fut.done():
+                    fut.set_exception(ConnectionError(f"connection of {self.user} closed "
+                                                      f"({self.closed_code})"))
+            pending.clear()
+
+
+def decode_receipts(data: bytes) -> list[ReceiptItem]:
+    return receipts_decoder.decode(data).receiptList
