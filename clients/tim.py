@@ -102,7 +102,8 @@ class TimClient:
         self._ws = await connect(self.url, max_size=8 << 20, compression=None)
         self._reader = asyncio.create_task(self._read_loop())
         return await self._call(
-            W.Login(sdkAppID=self.sdkappid, userID=self.user_id, userSig=self.user_sig), W.LoginResult
+            W.Login(sdkAppID=self.sdkappid, userID=self.user_id, userSig=self.user_sig),
+            W.LoginResult,
         )
 
     async def logout(self) -> None:
@@ -126,22 +127,32 @@ class TimClient:
     # -- messages ---------------------------------------------------------------------------
 
     async def send_c2c_message(
-        self, user_id: str, content: str | Sequence[el.MsgElem], *, need_read_receipt: bool = False,
+        self,
+        user_id: str,
+        content: str | Sequence[el.MsgElem],
+        *,
+        need_read_receipt: bool = False,
         online_user_only: bool = False,
     ) -> Message:
         req = W.SendMessage(
             message=W.OutgoingMessage(elemList=_elems(content), needReadReceipt=need_read_receipt),
-            receiver=user_id, onlineUserOnly=online_user_only,
+            receiver=user_id,
+            onlineUserOnly=online_user_only,
         )
         return (await self._call(req, W.SendResult)).message
 
     async def send_group_message(
-        self, group_id: str, content: str | Sequence[el.MsgElem], *, need_read_receipt: bool = False,
+        self,
+        group_id: str,
+        content: str | Sequence[el.MsgElem],
+        *,
+        need_read_receipt: bool = False,
         online_user_only: bool = False,
     ) -> Message:
         req = W.SendMessage(
             message=W.OutgoingMessage(elemList=_elems(content), needReadReceipt=need_read_receipt),
-            groupID=group_id, onlineUserOnly=online_user_only,
+            groupID=group_id,
+            onlineUserOnly=online_user_only,
         )
         return (await self._call(req, W.SendResult)).message
 
@@ -158,11 +169,16 @@ class TimClient:
     ) -> W.MessageList:
         last = _ids([last_msg])[0] if last_msg is not None else None
         return await self._call(
-            W.GetGroupHistoryMessageList(groupID=group_id, count=count, lastMsgID=last), W.MessageList
+            W.GetGroupHistoryMessageList(groupID=group_id, count=count, lastMsgID=last),
+            W.MessageList,
         )
 
     async def history(
-        self, *, user_id: str | None = None, group_id: str | None = None, count: int = 20,
+        self,
+        *,
+        user_id: str | None = None,
+        group_id: str | None = None,
+        count: int = 20,
         last_msg: MessageRef | None = None,
     ) -> list[Message]:
         """Newest-first history of a C2C (``user_id``) or group (``group_id``) conversation."""
@@ -203,18 +219,21 @@ class TimClient:
     ) -> None:
         await self._call(
             W.CleanConversationUnreadMessageCount(
-                conversationID=conversation_id, cleanTimestamp=clean_timestamp,
+                conversationID=conversation_id,
+                cleanTimestamp=clean_timestamp,
                 cleanSequence=clean_sequence,
             ),
             W.Empty,
         )
 
     async def get_conversation(self, conversation_id: str) -> W.ConversationInfo:
-        return await self._call(W.GetConversation(conversationID=conversation_id), W.ConversationInfo)
+        return await self._call(
+            W.GetConversation(conversationID=conversation_id), W.ConversationInfo
+        )
 
     # -- pushes -----------------------------------------------------------------------------
 
-    async def next_push(self, event: str | None = None, timeout: float | None = None) -> Any:
+    async def next_push(self, event: str | None = None, timeout: float | None = None) -> Any:  # noqa: ASYNC109
         """The data of the next push (of ``event``, skipping others), decoded to its type."""
         deadline = timeout if timeout is not None else self.timeout
         async with asyncio.timeout(deadline):

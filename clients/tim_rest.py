@@ -32,7 +32,12 @@ class TimRestError(Exception):
 
 class TimRestClient:
     def __init__(
-        self, base_url: str, sdkappid: int, secret_key: str, *, admin: str = "administrator",
+        self,
+        base_url: str,
+        sdkappid: int,
+        secret_key: str,
+        *,
+        admin: str = "administrator",
         expire: int = 86400,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -85,7 +90,9 @@ class TimRestClient:
         """POST and return the response; raise TimRestError if it failed."""
         result = await self.raw(service, command, body)
         if result.get("ActionStatus") != "OK":
-            raise TimRestError(command, result.get("ErrorCode", -1), result.get("ErrorInfo", ""), result)
+            raise TimRestError(
+                command, result.get("ErrorCode", -1), result.get("ErrorInfo", ""), result
+            )
         return result
 
     # conveniences for the commands a walk-through needs
@@ -94,11 +101,17 @@ class TimRestClient:
         await self.call("im_open_login_svc", "multiaccount_import", {"Accounts": list(user_ids)})
 
     async def create_group(
-        self, group_type: str, name: str, members: list[str], *, group_id: str | None = None,
+        self,
+        group_type: str,
+        name: str,
+        members: list[str],
+        *,
+        group_id: str | None = None,
         owner: str | None = None,
     ) -> str:
         body: dict[str, Any] = {
-            "Type": group_type, "Name": name,
+            "Type": group_type,
+            "Name": name,
             "MemberList": [{"Member_Account": m} for m in members],
         }
         if group_id:

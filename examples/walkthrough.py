@@ -16,7 +16,7 @@ SDKAPPID = 1400000000
 KEY = "5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e"
 
 
-async def main(SERVER: str = "127.0.0.1:8080") -> None:  # noqa: N803
+async def main(SERVER: str = "127.0.0.1:8080") -> None:
     # 1. As the App admin (REST): three accounts and a Work group.
     async with TimRestClient(f"http://{SERVER}", SDKAPPID, KEY) as admin:
         await admin.import_accounts("alice", "bob", "carol")
@@ -46,8 +46,10 @@ async def main(SERVER: str = "127.0.0.1:8080") -> None:  # noqa: N803
     (receipt,) = await alice.get_message_read_receipts([sent])
     read = await alice.get_group_message_read_member_list(sent, READ)
     unread = await alice.get_group_message_read_member_list(sent, UNREAD)
-    print(f"alice: {receipt.readCount} read {[m.userID for m in read.members]}, "
-          f"{receipt.unreadCount} unread {[m.userID for m in unread.members]}")
+    print(
+        f"alice: {receipt.readCount} read {[m.userID for m in read.members]}, "
+        f"{receipt.unreadCount} unread {[m.userID for m in unread.members]}"
+    )
 
     await alice.close()
     await bob.close()

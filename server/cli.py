@@ -74,8 +74,11 @@ def _usersig(args: argparse.Namespace) -> int:
     if app is None:
         print(f"error: no app {args.sdkappid} is configured", file=sys.stderr)
         return 2
-    print(usersig.gen_usersig(app.sdkappid, app.secret_key, args.user, expire=args.expire,
-                              now=int(time.time())))
+    print(
+        usersig.gen_usersig(
+            app.sdkappid, app.secret_key, args.user, expire=args.expire, now=int(time.time())
+        )
+    )
     return 0
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from typing import Any
 
 log = logging.getLogger("server.fanout")
 
@@ -26,7 +27,7 @@ class PushSession:
         app: int,
         user: str,
         send: Callable[[bytes], Awaitable[None]],
-        close: Callable[[int, str], Awaitable[None]],
+        close: Callable[[int, str], Coroutine[Any, Any, None]],
         *,
         limit: int,
         name: str = "",
@@ -41,6 +42,7 @@ class PushSession:
         self._task: asyncio.Task[None] | None = None
         self.closed = False
         self.dropped = 0
+        self._closing: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._drain(), name=f"push:{self.name or self.user}")
@@ -57,9 +59,12 @@ class PushSession:
             self.closed = True
             log.warning(
                 "session %s of %s/%s is too slow (%d pushes queued): closing it",
-                self.name, self.app, self.user, self._limit,
+                self.name,
+                self.app,
+                self.user,
+                self._limit,
             )
-            asyncio.create_task(
+            self._closing = asyncio.create_task(
                 self._close(CLOSE_SLOW_CONSUMER, f"too slow: {self._limit} pushes queued")
             )
             return False

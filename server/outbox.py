@@ -43,10 +43,20 @@ class RetryPolicy:
 
 
 class Channel(Protocol):
-    name: str  # unique and stable: the cursor is stored under it
-    app: int | None  # only this app's events (None: all)
-    types: tuple[str, ...]  # only these event types (empty: all)
-    retry: RetryPolicy
+    @property
+    def name(self) -> str:
+        """Unique and stable: the cursor is stored under it."""
+
+    @property
+    def app(self) -> int | None:
+        """Only this app's events (None: all apps)."""
+
+    @property
+    def types(self) -> tuple[str, ...]:
+        """Only these event types (empty: all)."""
+
+    @property
+    def retry(self) -> RetryPolicy: ...
 
     async def deliver(self, event: StoredEvent) -> Outcome | None:
         """Deliver one event; None if this channel has nothing to send for it."""
@@ -56,7 +66,12 @@ class Consumer:
     """Drains one channel. ``wake()`` after a commit; it also polls every ``poll`` seconds."""
 
     def __init__(
-        self, channel: Channel, events: EventStore, clock: Clock, *, poll: float = 1.0,
+        self,
+        channel: Channel,
+        events: EventStore,
+        clock: Clock,
+        *,
+        poll: float = 1.0,
         batch: int = 200,
     ) -> None:
         self.channel = channel
@@ -129,7 +144,10 @@ class Consumer:
                 self.given_up += 1
                 log.error(
                     "channel %s gives up event %d after %d attempts (%s)",
-                    channel.name, event.id, attempt, outcome.detail,
+                    channel.name,
+                    event.id,
+                    attempt,
+                    outcome.detail,
                 )
                 await self.events.record_attempt(
                     channel.name, event.id, now, False, None, "given up"
@@ -138,7 +156,11 @@ class Consumer:
             delay = channel.retry.delay(attempt)
             log.warning(
                 "channel %s: event %d attempt %d failed (%s); retrying in %.1fs",
-                channel.name, event.id, attempt, outcome.detail, delay,
+                channel.name,
+                event.id,
+                attempt,
+                outcome.detail,
+                delay,
             )
             await asyncio.sleep(delay)
 

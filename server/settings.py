@@ -75,7 +75,9 @@ class ServerSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     synchronous: str = "NORMAL"  # SQLite synchronous: NORMAL survives kill -9; FULL also power loss
     log_level: str = "info"
     max_frame_bytes: Annotated[int, msgspec.Meta(ge=1024)] = 64 * 1024  # larger WS frames: error
-    session_queue: Annotated[int, msgspec.Meta(ge=1)] = 1000  # pushes queued per session before cut-off
+    session_queue: Annotated[int, msgspec.Meta(ge=1)] = (
+        1000  # pushes queued per session before cut-off
+    )
     login_timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0  # seconds to send the login frame
 
 

@@ -69,7 +69,8 @@ class Wiring:
         self.outbox.start()
         log.info(
             "ready: apps %s, database %s",
-            ", ".join(str(a) for a in self.apps), self.settings.server.db,
+            ", ".join(str(a) for a in self.apps),
+            self.settings.server.db,
         )
 
     async def stop(self) -> None:
@@ -85,4 +86,3 @@ class Wiring:
             "write_batches": self.db.batches,
             "write_units": self.db.units,
         }
-

@@ -17,7 +17,13 @@ from clients.tim_rest import TimRestClient
 from protocol.tim.usersig import gen_usersig
 from server.app import create_app
 from server.core.clock import Clock
-from server.settings import DEFAULT_SDKAPPID, DEFAULT_SECRET_KEY, AppSettings, ServerSettings, Settings
+from server.settings import (
+    DEFAULT_SDKAPPID,
+    DEFAULT_SECRET_KEY,
+    AppSettings,
+    ServerSettings,
+    Settings,
+)
 from server.wiring import Wiring
 
 SDKAPPID = DEFAULT_SDKAPPID
@@ -31,11 +37,15 @@ class Running:
     settings: Settings
     wiring: Wiring
 
-    def usersig(self, user: str, *, sdkappid: int = SDKAPPID, key: str = KEY, expire: int = 86400) -> str:
+    def usersig(
+        self, user: str, *, sdkappid: int = SDKAPPID, key: str = KEY, expire: int = 86400
+    ) -> str:
         return gen_usersig(sdkappid, key, user, expire=expire, now=int(time.time()))
 
     def client(self, user: str, *, sdkappid: int = SDKAPPID, key: str = KEY) -> TimClient:
-        return TimClient(self.ws_url, sdkappid, user, self.usersig(user, sdkappid=sdkappid, key=key))
+        return TimClient(
+            self.ws_url, sdkappid, user, self.usersig(user, sdkappid=sdkappid, key=key)
+        )
 
     def admin(self, *, sdkappid: int = SDKAPPID, key: str = KEY) -> TimRestClient:
         return TimRestClient(self.base_url, sdkappid, key)
@@ -65,7 +75,11 @@ async def running_server(
     )
     app = create_app(settings, clock=clock)
     config = uvicorn.Config(
-        app, ws="websockets-sansio", lifespan="on", log_level="warning", access_log=False,
+        app,
+        ws="websockets-sansio",
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
         ws_max_size=1 << 20,
     )
     server = uvicorn.Server(config)

@@ -10,7 +10,16 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = ("protocol", "server", "clients")
 
-IO_LIBRARIES = {"asyncio", "starlette", "uvicorn", "aiosqlite", "sqlite3", "aiohttp", "websockets", "httpx"}
+IO_LIBRARIES = {
+    "asyncio",
+    "starlette",
+    "uvicorn",
+    "aiosqlite",
+    "sqlite3",
+    "aiohttp",
+    "websockets",
+    "httpx",
+}
 SQL_LIBRARIES = {"sqlite3", "aiosqlite"}
 
 
@@ -54,34 +63,60 @@ def _violations(rule: str) -> list[str]:
 
 RULES = {
     # protocol/ is pure: no I/O libraries, nothing from server or clients
-    "protocol is pure": lambda m, i: _under(m, "protocol")
-    and (_top(i) in IO_LIBRARIES or _top(i) in ("server", "clients")),
+    "protocol is pure": lambda m, i: (
+        _under(m, "protocol") and (_top(i) in IO_LIBRARIES or _top(i) in ("server", "clients"))
+    ),
     # clients speak the wire protocol only
     "clients never import server": lambda m, i: _under(m, "clients") and _top(i) == "server",
     # the core knows no transport, no SQL library and no vendor
-    "core is neutral": lambda m, i: _under(m, "server.core")
-    and (
-        _top(i) in IO_LIBRARIES - {"asyncio"}
-        or _top(i) == "protocol"
-        or any(_under(i, p) for p in ("server.tim", "server.feishu", "server.app", "server.fanout"))
+    "core is neutral": lambda m, i: (
+        _under(m, "server.core")
+        and (
+            _top(i) in IO_LIBRARIES - {"asyncio"}
+            or _top(i) == "protocol"
+            or any(
+                _under(i, p) for p in ("server.tim", "server.feishu", "server.app", "server.fanout")
+            )
+        )
     ),
     # SQL lives in the store only
-    "only the store touches SQLite": lambda m, i: not _under(m, "server.store")
-    and _top(i) in SQL_LIBRARIES,
+    "only the store touches SQLite": lambda m, i: (
+        not _under(m, "server.store") and _top(i) in SQL_LIBRARIES
+    ),
     # the store is called by the core (and by the outbox and wiring), never by a dialect
     "dialects go through the core": lambda m, i: (
-        _under(m, "server.tim") or _under(m, "server.feishu") or m in ("server.app", "server.fanout")
-    )
-    and _under(i, "server.store"),
+        (
+            _under(m, "server.tim")
+            or _under(m, "server.feishu")
+            or m in ("server.app", "server.fanout")
+        )
+        and _under(i, "server.store")
+    ),
     # the store does not know who calls it
-    "the store is below the core services": lambda m, i: _under(m, "server.store")
-    and any(_under(i, p) for p in ("server.tim", "server.feishu", "server.app", "server.outbox",
-                                    "server.fanout", "server.wiring"))
-    or (_under(m, "server.store") and _under(i, "server.core") and i not in (
-        "server.core.model", "server.core.errors", "server.core.events")),
+    "the store is below the core services": lambda m, i: (
+        _under(m, "server.store")
+        and any(
+            _under(i, p)
+            for p in (
+                "server.tim",
+                "server.feishu",
+                "server.app",
+                "server.outbox",
+                "server.fanout",
+                "server.wiring",
+            )
+        )
+        or (
+            _under(m, "server.store")
+            and _under(i, "server.core")
+            and i not in ("server.core.model", "server.core.errors", "server.core.events")
+        )
+    ),
     # dialects are independent of each other
-    "dialects do not import each other": lambda m, i: (_under(m, "server.tim") and _under(i, "server.feishu"))
-    or (_under(m, "server.feishu") and _under(i, "server.tim")),
+    "dialects do not import each other": lambda m, i: (
+        (_under(m, "server.tim") and _under(i, "server.feishu"))
+        or (_under(m, "server.feishu") and _under(i, "server.tim"))
+    ),
 }
 
 

@@ -39,46 +39,62 @@ class _Elem(msgspec.Struct, frozen=True, tag_field="MsgType"):
     pass
 
 
-class TextElem(_Elem, tag="TIMTextElem"):
+class TextElem(_Elem, frozen=True, tag="TIMTextElem"):
     MsgContent: TextContent
 
 
-class CustomElem(_Elem, tag="TIMCustomElem"):
+class CustomElem(_Elem, frozen=True, tag="TIMCustomElem"):
     MsgContent: CustomContent
 
 
-class FaceElem(_Elem, tag="TIMFaceElem"):
+class FaceElem(_Elem, frozen=True, tag="TIMFaceElem"):
     MsgContent: FaceContent
 
 
-class LocationElem(_Elem, tag="TIMLocationElem"):
+class LocationElem(_Elem, frozen=True, tag="TIMLocationElem"):
     MsgContent: LocationContent
 
 
-class ImageElem(_Elem, tag="TIMImageElem"):
+class ImageElem(_Elem, frozen=True, tag="TIMImageElem"):
     MsgContent: dict[str, Any]
 
 
-class SoundElem(_Elem, tag="TIMSoundElem"):
+class SoundElem(_Elem, frozen=True, tag="TIMSoundElem"):
     MsgContent: dict[str, Any]
 
 
-class FileElem(_Elem, tag="TIMFileElem"):
+class FileElem(_Elem, frozen=True, tag="TIMFileElem"):
     MsgContent: dict[str, Any]
 
 
-class VideoFileElem(_Elem, tag="TIMVideoFileElem"):
+class VideoFileElem(_Elem, frozen=True, tag="TIMVideoFileElem"):
     MsgContent: dict[str, Any]
 
 
 MsgElem = (
-    TextElem | CustomElem | FaceElem | LocationElem | ImageElem | SoundElem | FileElem | VideoFileElem
+    TextElem
+    | CustomElem
+    | FaceElem
+    | LocationElem
+    | ImageElem
+    | SoundElem
+    | FileElem
+    | VideoFileElem
 )
 MsgBody = Annotated[list[MsgElem], msgspec.Meta(min_length=1, max_length=20)]
 
 ELEM_TYPES: dict[str, type[_Elem]] = {
     t.__struct_config__.tag: t  # type: ignore[misc]
-    for t in (TextElem, CustomElem, FaceElem, LocationElem, ImageElem, SoundElem, FileElem, VideoFileElem)
+    for t in (
+        TextElem,
+        CustomElem,
+        FaceElem,
+        LocationElem,
+        ImageElem,
+        SoundElem,
+        FileElem,
+        VideoFileElem,
+    )
 }
 
 

@@ -37,7 +37,9 @@ C2C_ACCOUNT_INVALID: Final = 20003
 C2C_MESSAGE_NOT_FOUND: Final = 20022
 REST_URL_ERROR: Final = 60002
 REST_JSON_ERROR: Final = 60003
-REST_PARAM_ERROR: Final = 60025  # sdkappid/identifier/usersig/contenttype missing or wrong in the URL
+REST_PARAM_ERROR: Final = (
+    60025  # sdkappid/identifier/usersig/contenttype missing or wrong in the URL
+)
 REST_ADMIN_REQUIRED: Final = 60010
 USERSIG_EXPIRED: Final = 70001
 USERSIG_ILLEGAL: Final = 70003

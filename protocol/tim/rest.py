@@ -36,13 +36,13 @@ class Request(msgspec.Struct, frozen=True, kw_only=True):
 # -- im_open_login_svc ----------------------------------------------------------------------
 
 
-class AccountImport(Request):
+class AccountImport(Request, frozen=True):
     UserID: Account
     Nick: Annotated[str, msgspec.Meta(max_length=500)] = ""
     FaceUrl: Annotated[str, msgspec.Meta(max_length=500)] = ""
 
 
-class MultiAccountImport(Request):
+class MultiAccountImport(Request, frozen=True):
     Accounts: Annotated[list[Account], msgspec.Meta(min_length=1, max_length=100)]
 
 
@@ -57,12 +57,12 @@ GroupTypeName = Literal[
 ]
 
 
-class MemberIn(Request):
+class MemberIn(Request, frozen=True):
     Member_Account: Account
     Role: str = ""
 
 
-class CreateGroup(Request):
+class CreateGroup(Request, frozen=True):
     Type: GroupTypeName
     Name: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
     Owner_Account: Account | None = None
@@ -74,7 +74,7 @@ class CreateGroupResponse(Envelope):
     GroupId: str
 
 
-class AddGroupMember(Request):
+class AddGroupMember(Request, frozen=True):
     GroupId: GroupIdStr
     MemberList: Annotated[list[MemberIn], msgspec.Meta(min_length=1, max_length=300)]
     Silence: Flag = 0
@@ -89,18 +89,18 @@ class AddGroupMemberResponse(Envelope):
     MemberList: list[MemberResult]
 
 
-class DeleteGroupMember(Request):
+class DeleteGroupMember(Request, frozen=True):
     GroupId: GroupIdStr
     MemberToDel_Account: Annotated[list[Account], msgspec.Meta(min_length=1, max_length=100)]
     Silence: Flag = 0
     Reason: str = ""
 
 
-class DestroyGroup(Request):
+class DestroyGroup(Request, frozen=True):
     GroupId: GroupIdStr
 
 
-class GetGroupMemberInfo(Request):
+class GetGroupMemberInfo(Request, frozen=True):
     GroupId: GroupIdStr
     Limit: Annotated[int, msgspec.Meta(ge=0, le=6000)] = 0
     Offset: Annotated[int, msgspec.Meta(ge=0)] = 0
@@ -122,7 +122,7 @@ class GetGroupMemberInfoResponse(Envelope):
     MemberList: list[MemberOut]
 
 
-class SendGroupMsg(Request):
+class SendGroupMsg(Request, frozen=True):
     GroupId: GroupIdStr
     Random: UInt32
     MsgBody: MsgBody
@@ -137,7 +137,7 @@ class SendGroupMsgResponse(Envelope):
     MsgSeq: int
 
 
-class GroupMsgGetSimple(Request):
+class GroupMsgGetSimple(Request, frozen=True):
     GroupId: GroupIdStr
     ReqMsgNumber: Annotated[int, msgspec.Meta(ge=1, le=20)]
     ReqMsgSeq: Annotated[int, msgspec.Meta(ge=0)] = 0
@@ -160,11 +160,11 @@ class GroupMsgGetSimpleResponse(Envelope):
     RspMsgList: list[GroupMsgOut]
 
 
-class MsgSeqItem(Request):
+class MsgSeqItem(Request, frozen=True):
     MsgSeq: Seq
 
 
-class GetGroupMsgReceipt(Request):
+class GetGroupMsgReceipt(Request, frozen=True):
     GroupId: GroupIdStr
     MsgSeqList: Annotated[list[MsgSeqItem], msgspec.Meta(min_length=1, max_length=100)]
 
@@ -180,7 +180,7 @@ class GetGroupMsgReceiptResponse(Envelope):
     GroupMsgReceiptList: list[GroupMsgReceipt]
 
 
-class GetGroupMsgReceiptDetail(Request):
+class GetGroupMsgReceiptDetail(Request, frozen=True):
     GroupId: GroupIdStr
     MsgSeq: Seq
     Filter: Flag = 0
@@ -214,7 +214,7 @@ class UnreadDetailResponse(Envelope):
     UnreadList: list[UnreadAccount]
 
 
-class GroupMsgReceiptSend(Request):
+class GroupMsgReceiptSend(Request, frozen=True):
     GroupId: GroupIdStr
     From_Account: Account
     MsgSeqList: Annotated[list[MsgSeqItem], msgspec.Meta(min_length=1, max_length=50)]
@@ -223,7 +223,7 @@ class GroupMsgReceiptSend(Request):
 # -- openim ---------------------------------------------------------------------------------
 
 
-class SendMsg(Request):
+class SendMsg(Request, frozen=True):
     To_Account: Account
     MsgRandom: UInt32
     MsgBody: MsgBody
@@ -241,7 +241,7 @@ class SendMsgResponse(Envelope):
     MsgKey: str
 
 
-class AdminGetRoamMsg(Request):
+class AdminGetRoamMsg(Request, frozen=True):
     Operator_Account: Account
     Peer_Account: Account
     MaxCnt: Annotated[int, msgspec.Meta(ge=1, le=100)]
@@ -272,25 +272,25 @@ class AdminGetRoamMsgResponse(Envelope):
     MsgList: list[RoamMsg]
 
 
-class C2CMsgInfo(Request):
+class C2CMsgInfo(Request, frozen=True):
     From_Account: Account
     To_Account: Account
     MsgKey: Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 
-class C2CMsgReadReceipt(Request):
+class C2CMsgReadReceipt(Request, frozen=True):
     Operator_Account: Account
     Peer_Account: Account
     C2CMsgInfo: Annotated[list[C2CMsgInfo], msgspec.Meta(min_length=1, max_length=100)]
 
 
-class AdminSetMsgRead(Request):
+class AdminSetMsgRead(Request, frozen=True):
     Report_Account: Account
     Peer_Account: Account
     MsgReadTime: Annotated[int, msgspec.Meta(ge=0)] | None = None
 
 
-class GetC2CUnreadMsgNum(Request):
+class GetC2CUnreadMsgNum(Request, frozen=True):
     To_Account: Account
     Peer_Account: Annotated[list[Account], msgspec.Meta(max_length=10)] | None = None
 

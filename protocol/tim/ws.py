@@ -26,7 +26,7 @@ class Request(msgspec.Struct, frozen=True, kw_only=True, tag_field="cmd"):
     reqId: ReqId = 0
 
 
-class Login(Request, tag="login"):
+class Login(Request, frozen=True, tag="login"):
     """Authenticate this connection. Must be the first request."""
 
     sdkAppID: Annotated[int, msgspec.Meta(ge=0)]
@@ -34,7 +34,7 @@ class Login(Request, tag="login"):
     userSig: Annotated[str, msgspec.Meta(min_length=1, max_length=8192)]
 
 
-class Logout(Request, tag="logout"):
+class Logout(Request, frozen=True, tag="logout"):
     pass
 
 
@@ -44,7 +44,7 @@ class OutgoingMessage(msgspec.Struct, frozen=True, kw_only=True):
     cloudCustomData: Annotated[str, msgspec.Meta(max_length=4096)] = ""
 
 
-class SendMessage(Request, tag="sendMessage"):
+class SendMessage(Request, frozen=True, tag="sendMessage"):
     """Send to exactly one of ``receiver`` (C2C) or ``groupID``."""
 
     message: OutgoingMessage
@@ -53,30 +53,30 @@ class SendMessage(Request, tag="sendMessage"):
     onlineUserOnly: bool = False
 
 
-class SendMessageReadReceipts(Request, tag="sendMessageReadReceipts"):
+class SendMessageReadReceipts(Request, frozen=True, tag="sendMessageReadReceipts"):
     msgIDList: MsgIDList
 
 
-class GetMessageReadReceipts(Request, tag="getMessageReadReceipts"):
+class GetMessageReadReceipts(Request, frozen=True, tag="getMessageReadReceipts"):
     msgIDList: MsgIDList
 
 
-class GetGroupMessageReadMemberList(Request, tag="getGroupMessageReadMemberList"):
+class GetGroupMessageReadMemberList(Request, frozen=True, tag="getGroupMessageReadMemberList"):
     msgID: MsgID
     filter: Annotated[int, msgspec.Meta(ge=0, le=1)] = 0
     nextSeq: Annotated[int, msgspec.Meta(ge=0)] = 0
     count: Annotated[int, msgspec.Meta(ge=0)] = 100  # 0 or > 100 is taken as 100, like the SDK
 
 
-class MarkC2CMessageAsRead(Request, tag="markC2CMessageAsRead"):
+class MarkC2CMessageAsRead(Request, frozen=True, tag="markC2CMessageAsRead"):
     userID: UserID
 
 
-class MarkGroupMessageAsRead(Request, tag="markGroupMessageAsRead"):
+class MarkGroupMessageAsRead(Request, frozen=True, tag="markGroupMessageAsRead"):
     groupID: GroupID
 
 
-class CleanConversationUnreadMessageCount(Request, tag="cleanConversationUnreadMessageCount"):
+class CleanConversationUnreadMessageCount(Request, frozen=True, tag="cleanConversationUnreadMessageCount"):
     """``conversationID`` is ``c2c_<userID>`` or ``group_<groupID>``."""
 
     conversationID: Annotated[str, msgspec.Meta(min_length=5, max_length=80)]
@@ -84,17 +84,17 @@ class CleanConversationUnreadMessageCount(Request, tag="cleanConversationUnreadM
     cleanSequence: Annotated[int, msgspec.Meta(ge=0)] = 0
 
 
-class GetConversation(Request, tag="getConversation"):
+class GetConversation(Request, frozen=True, tag="getConversation"):
     conversationID: Annotated[str, msgspec.Meta(min_length=5, max_length=80)]
 
 
-class GetC2CHistoryMessageList(Request, tag="getC2CHistoryMessageList"):
+class GetC2CHistoryMessageList(Request, frozen=True, tag="getC2CHistoryMessageList"):
     userID: UserID
     count: Annotated[int, msgspec.Meta(ge=1, le=100)] = 20
     lastMsgID: MsgID | None = None
 
 
-class GetGroupHistoryMessageList(Request, tag="getGroupHistoryMessageList"):
+class GetGroupHistoryMessageList(Request, frozen=True, tag="getGroupHistoryMessageList"):
     groupID: GroupID
     count: Annotated[int, msgspec.Meta(ge=1, le=100)] = 20
     lastMsgID: MsgID | None = None
@@ -115,10 +115,7 @@ AnyRequest = (
     | GetGroupHistoryMessageList
 )
 
-COMMANDS: tuple[str, ...] = tuple(
-    t.__struct_config__.tag  # type: ignore[misc]
-    for t in AnyRequest.__args__  # type: ignore[attr-defined]
-)
+COMMANDS: tuple[str, ...] = tuple(str(t.__struct_config__.tag) for t in AnyRequest.__args__)
 
 
 # -- data carried by responses and pushes ---------------------------------------------------
@@ -225,7 +222,7 @@ class KickedOffline(msgspec.Struct):
     reason: str
 
 
-request_decoder = msgspec.json.Decoder(AnyRequest)
+request_decoder: msgspec.json.Decoder[AnyRequest] = msgspec.json.Decoder(AnyRequest)
 encoder = msgspec.json.Encoder()
 
 
@@ -241,7 +238,13 @@ def encode(frame: Response | Push) -> bytes:
 def json_schema() -> dict[str, Any]:
     """JSON Schema of every frame, for docs/protocol.md."""
     schemas, components = msgspec.json.schema_components(
-        [AnyRequest, Response, Push, *ResponseData.__args__,  # type: ignore[attr-defined]
-         NewMessagePush, KickedOffline]
+        [
+            AnyRequest,
+            Response,
+            Push,
+            *ResponseData.__args__,
+            NewMessagePush,
+            KickedOffline,
+        ]
     )
     return {"$defs": components, "requests": schemas[0], "response": schemas[1], "push": schemas[2]}

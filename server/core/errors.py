@@ -20,7 +20,9 @@ class Reason(enum.Enum):
     GROUP_EXISTS = "group_exists"
     NOT_GROUP_MEMBER = "not_group_member"
     UNKNOWN_MESSAGE = "unknown_message"
-    NOT_ALLOWED = "not_allowed"  # caller may not act on this object (another user's conversation ...)
+    NOT_ALLOWED = (
+        "not_allowed"  # caller may not act on this object (another user's conversation ...)
+    )
     GROUP_TYPE_UNSUPPORTED = "group_type_unsupported"  # e.g. a receipt API on an AVChatRoom
     # read receipts
     RECEIPT_NOT_FLAGSHIP = "receipt_not_flagship"

@@ -76,7 +76,9 @@ class C2CRead(msgspec.Struct, frozen=True, tag="read.c2c"):
     peer: str
     read_ms: int
     unread_total: int  # the reader's total C2C unread count afterwards
-    newly_read: tuple[int, ...]  # ids of the peer's messages that this read covered for the first time
+    newly_read: tuple[
+        int, ...
+    ]  # ids of the peer's messages that this read covered for the first time
     platform: str = "RESTAPI"
 
 

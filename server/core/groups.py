@@ -43,16 +43,22 @@ class Groups:
         if not group_id or len(group_id.encode()) > MAX_GROUP_ID_BYTES:
             raise CoreError(Reason.INVALID, f"group id {group_id!r} must be 1 to 48 bytes")
         if not all(0x20 < ord(ch) <= 0x7E for ch in group_id):
-            raise CoreError(Reason.INVALID, f"group id {group_id!r} must be printable ASCII without spaces")
+            raise CoreError(
+                Reason.INVALID, f"group id {group_id!r} must be printable ASCII without spaces"
+            )
         if len(members) > MAX_MEMBERS_PER_CALL:
-            raise CoreError(Reason.TOO_MANY, f"{len(members)} members given, at most {MAX_MEMBERS_PER_CALL}")
+            raise CoreError(
+                Reason.TOO_MANY, f"{len(members)} members given, at most {MAX_MEMBERS_PER_CALL}"
+            )
         wanted = list(dict.fromkeys(([owner] if owner else []) + list(members)))
         await self._require_accounts(app, wanted)
         rows = [(u, "Owner" if u == owner else "Member") for u in wanted]
         conv_id = await self.d.store.groups.create(
             app, group_id, group_type, name, owner, rows, self.d.clock.now_ms()
         )
-        return Group(app, conv_id, group_id, group_type, name, owner, self.d.clock.now_ms(), len(rows))
+        return Group(
+            app, conv_id, group_id, group_type, name, owner, self.d.clock.now_ms(), len(rows)
+        )
 
     async def get(self, app: int, group_id: str) -> Group:
         group = await self.d.store.groups.get(app, group_id)
@@ -64,7 +70,9 @@ class Groups:
         """Add accounts to a group. Unknown accounts are reported, not added."""
         group = await self.get(app, group_id)
         if len(user_ids) > MAX_MEMBERS_PER_CALL:
-            raise CoreError(Reason.TOO_MANY, f"{len(user_ids)} members given, at most {MAX_MEMBERS_PER_CALL}")
+            raise CoreError(
+                Reason.TOO_MANY, f"{len(user_ids)} members given, at most {MAX_MEMBERS_PER_CALL}"
+            )
         ids = list(dict.fromkeys(user_ids))
         found = await self.d.store.accounts.existing(app, ids)
         known = [u for u in ids if u in found]
@@ -77,12 +85,16 @@ class Groups:
             unknown=tuple(u for u in ids if u not in found),
         )
 
-    async def remove_members(self, app: int, group_id: str, user_ids: Sequence[str]) -> MemberChange:
+    async def remove_members(
+        self, app: int, group_id: str, user_ids: Sequence[str]
+    ) -> MemberChange:
         """Remove members. Their receipt snapshot rows stay as they are (see docs/semantics.md)."""
         group = await self.get(app, group_id)
         ids = list(dict.fromkeys(user_ids))
         removed = await self.d.store.groups.remove_members(group.conv_id, ids)
-        return MemberChange(removed=tuple(removed), missing=tuple(u for u in ids if u not in removed))
+        return MemberChange(
+            removed=tuple(removed), missing=tuple(u for u in ids if u not in removed)
+        )
 
     async def destroy(self, app: int, group_id: str) -> None:
         group = await self.get(app, group_id)

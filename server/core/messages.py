@@ -29,7 +29,9 @@ __all__ = ["HistoryItem", "Messaging", "Sent"]
 @dataclass(frozen=True, slots=True)
 class HistoryItem:
     message: Message
-    read_by_me: bool  # the viewer's own conversation read position covers it (or it is the viewer's)
+    read_by_me: (
+        bool  # the viewer's own conversation read position covers it (or it is the viewer's)
+    )
     peer_read: bool  # C2C, sender's view: the peer's conversation read time covers it
     receipt_read: int  # per-message receipts: how many receivers have read it
     receipt_unread: int
@@ -40,7 +42,9 @@ def _check_body(body: Sequence[Element]) -> None:
         raise CoreError(Reason.INVALID, "the message body is empty")
     size = len(msgspec.json.encode(body))
     if size > MAX_BODY_BYTES:
-        raise CoreError(Reason.INVALID, f"the message body is {size} bytes, at most {MAX_BODY_BYTES}")
+        raise CoreError(
+            Reason.INVALID, f"the message body is {size} bytes, at most {MAX_BODY_BYTES}"
+        )
 
 
 class Messaging:
@@ -66,7 +70,9 @@ class Messaging:
         policy = self.d.policy(app)
         _check_body(body)
         if sender == receiver:
-            raise CoreError(Reason.INVALID, f"{sender!r} cannot send a one-to-one message to itself")
+            raise CoreError(
+                Reason.INVALID, f"{sender!r} cannot send a one-to-one message to itself"
+            )
         await self._require_accounts(app, [sender, receiver])
         receipt_code = None
         if need_receipt:
@@ -84,7 +90,10 @@ class Messaging:
             online_only=online_only,
         )
         sent = await self.d.store.messages.send_c2c(
-            app, receiver, new, build_events=lambda m, unread: [_sent_event(m, None, platform, unread)]
+            app,
+            receiver,
+            new,
+            build_events=lambda m, unread: [_sent_event(m, None, platform, unread)],
         )
         self._after(sent)
         return sent
@@ -187,7 +196,13 @@ class Messaging:
         return await self._items(messages, viewer, my_seq, peer_ms)
 
     async def group_history(
-        self, app: int, viewer: str, group_id: str, *, count: int, before_seq: int | None = None,
+        self,
+        app: int,
+        viewer: str,
+        group_id: str,
+        *,
+        count: int,
+        before_seq: int | None = None,
         as_admin: bool = False,
     ) -> list[HistoryItem]:
         """The newest ``count`` messages of a group the viewer belongs to, newest first."""
@@ -195,7 +210,9 @@ class Messaging:
         group = await self.groups.get(app, group_id)
         if not as_admin:
             await self.groups.require_member(group, viewer)
-        messages = await self.d.store.messages.history(group.conv_id, before_seq=before_seq, count=count)
+        messages = await self.d.store.messages.history(
+            group.conv_id, before_seq=before_seq, count=count
+        )
         my_seq, _ = await self.d.store.reads.position(group.conv_id, viewer)
         return await self._items(messages, viewer, my_seq, None)
 
@@ -244,4 +261,3 @@ def _sent_event(
         platform=platform,
         receiver_unread=receiver_unread,
     )
-

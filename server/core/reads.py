@@ -63,13 +63,20 @@ class Reads:
                 )
             ]
 
-        change = await self.d.store.reads.mark_c2c(app, conv_id, reader, upto, now, build_events=build)
+        change = await self.d.store.reads.mark_c2c(
+            app, conv_id, reader, upto, now, build_events=build
+        )
         self.d.listeners.c2c_read(app, reader, peer, change.read_ms)
         self.d.listeners.events_appended()
         return change
 
     async def mark_group(
-        self, app: int, reader: str, group_id: str, *, upto_seq: int | None = None,
+        self,
+        app: int,
+        reader: str,
+        group_id: str,
+        *,
+        upto_seq: int | None = None,
         platform: str = "RESTAPI",
     ) -> ReadChange:
         """A member has read a group up to ``upto_seq`` (None/0: everything). Only its own
@@ -80,7 +87,11 @@ class Reads:
         now = self.d.clock.now_ms()
 
         def build(change: ReadChange) -> list[Event]:
-            return [GroupRead(reader=reader, group_id=group_id, read_seq=change.read_seq, platform=platform)]
+            return [
+                GroupRead(
+                    reader=reader, group_id=group_id, read_seq=change.read_seq, platform=platform
+                )
+            ]
 
         change = await self.d.store.reads.mark_group(
             app, group.conv_id, reader, upto_seq, now, build_events=build

@@ -82,7 +82,12 @@ class Receipts:
             raise CoreError(Reason.RECEIPT_NOT_FLAGSHIP, "read receipts need the Flagship edition")
 
     async def send(
-        self, app: int, reader: str, msg_ids: Sequence[int], *, platform: str = "RESTAPI",
+        self,
+        app: int,
+        reader: str,
+        msg_ids: Sequence[int],
+        *,
+        platform: str = "RESTAPI",
         as_admin: bool = False,
     ) -> list[ReceiptChange]:
         """``reader`` has read these messages (all of one conversation).
@@ -122,7 +127,9 @@ class Receipts:
                         reader=reader,
                         time_ms=now,
                         items=tuple(
-                            GroupReceiptItem(c.msg_id, by_id[c.msg_id].seq, c.read, c.receivers - c.read)
+                            GroupReceiptItem(
+                                c.msg_id, by_id[c.msg_id].seq, c.read, c.receivers - c.read
+                            )
                             for c in fresh
                         ),
                         platform=platform,
@@ -134,8 +141,12 @@ class Receipts:
                     peer=first.sender,
                     time_ms=now,
                     items=tuple(
-                        C2CReceiptItem(c.msg_id, by_id[c.msg_id].seq, by_id[c.msg_id].random,
-                                       by_id[c.msg_id].time_ms)
+                        C2CReceiptItem(
+                            c.msg_id,
+                            by_id[c.msg_id].seq,
+                            by_id[c.msg_id].random,
+                            by_id[c.msg_id].time_ms,
+                        )
                         for c in fresh
                     ),
                     platform=platform,
@@ -194,7 +205,9 @@ class Receipts:
             for s in seqs
         ]
 
-    async def group_messages_by_seq(self, app: int, group_id: str, seqs: Sequence[int]) -> dict[int, Message]:
+    async def group_messages_by_seq(
+        self, app: int, group_id: str, seqs: Sequence[int]
+    ) -> dict[int, Message]:
         group = await self.groups.get(app, group_id)
         self._require_receipt_group(app, group.type)
         return await self.d.store.messages.by_seq(group.conv_id, seqs)

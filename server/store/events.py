@@ -38,9 +38,12 @@ def _init_cursor(conn: sqlite3.Connection, channel: str, now_ms: int, from_start
     row = conn.execute("SELECT event_id FROM cursors WHERE channel = ?", (channel,)).fetchone()
     if row:
         return int(row[0])
-    start = 0 if from_start else conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+    start = (
+        0 if from_start else conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+    )
     conn.execute(
-        "INSERT INTO cursors (channel, event_id, updated_ms) VALUES (?, ?, ?)", (channel, start, now_ms)
+        "INSERT INTO cursors (channel, event_id, updated_ms) VALUES (?, ?, ?)",
+        (channel, start, now_ms),
     )
     return int(start)
 

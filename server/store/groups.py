@@ -51,7 +51,9 @@ def _create_group(
 def _add(
     conn: sqlite3.Connection, conv_id: int, members: Sequence[tuple[str, str]], now_ms: int
 ) -> list[str]:
-    last_seq = conn.execute("SELECT last_seq FROM conversations WHERE id = ?", (conv_id,)).fetchone()[0]
+    last_seq = conn.execute(
+        "SELECT last_seq FROM conversations WHERE id = ?", (conv_id,)
+    ).fetchone()[0]
     added = []
     for user_id, role in members:
         cur = conn.execute(
@@ -73,7 +75,9 @@ def _add(
 def _remove(conn: sqlite3.Connection, conv_id: int, user_ids: Sequence[str]) -> list[str]:
     removed = []
     for user_id in user_ids:
-        cur = conn.execute("DELETE FROM members WHERE conv_id = ? AND user_id = ?", (conv_id, user_id))
+        cur = conn.execute(
+            "DELETE FROM members WHERE conv_id = ? AND user_id = ?", (conv_id, user_id)
+        )
         if cur.rowcount == 1:
             removed.append(user_id)
     return removed
@@ -100,8 +104,27 @@ def _c2c(conn: sqlite3.Connection, app: int, user_a: str, user_b: str, now_ms: i
 
 
 class GroupStore:
+    """Groups and C2C conversations, with in-memory caches for the hot paths.
+
+    Live groups and member sets are cached and invalidated by every membership write; a
+    per-conversation version keeps a read that raced with a write from caching stale data.
+    C2C conversation ids never change and are cached for good.
+    """
+
     def __init__(self, db: Database) -> None:
         self.db = db
+        self._groups: dict[tuple[int, str], Group] = {}
+        self._member_sets: dict[int, frozenset[str]] = {}
+        self._versions: dict[int, int] = {}
+        self._pairs: dict[tuple[int, str, str], Conversation] = {}
+        self._generation = 0  # bumped by every invalidation (guards the group cache)
+
+    def _invalidate(self, conv_id: int) -> None:
+        self._generation += 1
+        self._versions[conv_id] = self._versions.get(conv_id, 0) + 1
+        self._member_sets.pop(conv_id, None)
+        for key in [k for k, g in self._groups.items() if g.conv_id == conv_id]:
+            del self._groups[key]
 
     async def create(
         self,
@@ -114,22 +137,41 @@ class GroupStore:
         now_ms: int,
     ) -> int:
         """Create a live group with its first members; CoreError(GROUP_EXISTS) on a taken id."""
-        return await self.db.write(
+        self._groups.pop((app, group_id), None)
+        conv_id = await self.db.write(
             _create_group, app, group_id, group_type.value, name, owner, members, now_ms
         )
+        self._invalidate(conv_id)
+        return conv_id
 
     async def add_members(
         self, conv_id: int, members: Sequence[tuple[str, str]], now_ms: int
     ) -> list[str]:
-        return await self.db.write(_add, conv_id, members, now_ms)
+        self._invalidate(conv_id)
+        try:
+            return await self.db.write(_add, conv_id, members, now_ms)
+        finally:
+            self._invalidate(conv_id)
 
     async def remove_members(self, conv_id: int, user_ids: Sequence[str]) -> list[str]:
-        return await self.db.write(_remove, conv_id, user_ids)
+        self._invalidate(conv_id)
+        try:
+            return await self.db.write(_remove, conv_id, user_ids)
+        finally:
+            self._invalidate(conv_id)
 
     async def destroy(self, conv_id: int) -> None:
-        await self.db.write(_destroy, conv_id)
+        self._invalidate(conv_id)
+        try:
+            await self.db.write(_destroy, conv_id)
+        finally:
+            self._invalidate(conv_id)
 
     async def get(self, app: int, group_id: str) -> Group | None:
+        cached = self._groups.get((app, group_id))
+        if cached is not None:
+            return cached
+        generation = self._generation
         row = await self.db.fetchone(
             "SELECT c.app, c.id, c.group_id, c.group_type, c.name, c.owner, c.created_ms,"
             " (SELECT count(*) FROM members m WHERE m.conv_id = c.id)"
@@ -138,7 +180,22 @@ class GroupStore:
         )
         if row is None:
             return None
-        return Group(row[0], row[1], row[2], GroupType(row[3]), row[4], row[5], row[6], row[7])
+        group = Group(row[0], row[1], row[2], GroupType(row[3]), row[4], row[5], row[6], row[7])
+        if self._generation == generation:
+            self._groups[(app, group_id)] = group
+        return group
+
+    async def member_set(self, conv_id: int) -> frozenset[str]:
+        """The current members (cached until the next membership write)."""
+        cached = self._member_sets.get(conv_id)
+        if cached is not None:
+            return cached
+        version = self._versions.get(conv_id, 0)
+        rows = await self.db.fetchall("SELECT user_id FROM members WHERE conv_id = ?", (conv_id,))
+        members = frozenset(r[0] for r in rows)
+        if self._versions.get(conv_id, 0) == version:
+            self._member_sets[conv_id] = members
+        return members
 
     async def members(self, conv_id: int) -> list[Member]:
         rows = await self.db.fetchall(
@@ -148,22 +205,28 @@ class GroupStore:
         return [Member(*r) for r in rows]
 
     async def is_member(self, conv_id: int, user_id: str) -> bool:
-        row = await self.db.fetchone(
-            "SELECT 1 FROM members WHERE conv_id = ? AND user_id = ?", (conv_id, user_id)
-        )
-        return row is not None
+        return user_id in await self.member_set(conv_id)
 
     async def conversation(self, conv_id: int) -> Conversation | None:
-        row = await self.db.fetchone(f"SELECT {_CONV_COLS} FROM conversations WHERE id = ?", (conv_id,))
+        row = await self.db.fetchone(
+            f"SELECT {_CONV_COLS} FROM conversations WHERE id = ?", (conv_id,)
+        )
         return _conv(row) if row else None
 
     async def find_c2c(self, app: int, user_a: str, user_b: str) -> Conversation | None:
         a, b = sorted((user_a, user_b))
+        cached = self._pairs.get((app, a, b))
+        if cached is not None:
+            return cached
         row = await self.db.fetchone(
             f"SELECT {_CONV_COLS} FROM conversations WHERE app = ? AND kind = 'c2c' AND user_a = ? AND user_b = ?",
             (app, a, b),
         )
-        return _conv(row) if row else None
+        if row is None:
+            return None
+        conv = _conv(row)
+        self._pairs[(app, a, b)] = conv
+        return conv
 
     async def c2c(self, app: int, user_a: str, user_b: str, now_ms: int) -> int:
         """The id of the C2C conversation of two users, created on first use."""

@@ -84,7 +84,8 @@ def _insert(
     receiver_unread: Callable[[], int] = lambda: 0,
 ) -> Message:
     (seq,) = conn.execute(
-        "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq", (conv_id,)
+        "UPDATE conversations SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq",
+        (conv_id,),
     ).fetchone()
     snapshot = new.need_receipt and receipt_code is None
     cur = conn.execute(
@@ -158,7 +159,16 @@ def _send_group(
         receipt_code = Reason.RECEIPT_GROUP_TOO_LARGE.value
     receivers = [m for m in members if m != new.sender]
     message = _insert(
-        conn, conv_id, app, ConvKind.GROUP, group_id, None, new, receivers, receipt_code, build_events
+        conn,
+        conv_id,
+        app,
+        ConvKind.GROUP,
+        group_id,
+        None,
+        new,
+        receivers,
+        receipt_code,
+        build_events,
     )
     return Sent(message, tuple(members))
 
@@ -181,8 +191,17 @@ def _send_c2c(
         assert cur.lastrowid is not None
         conv_id = cur.lastrowid
     message = _insert(
-        conn, conv_id, app, ConvKind.C2C, None, receiver, new, [receiver], new.receipt_code,
-        build_events, lambda: c2c_unread_total(conn, app, receiver),
+        conn,
+        conv_id,
+        app,
+        ConvKind.C2C,
+        None,
+        receiver,
+        new,
+        [receiver],
+        new.receipt_code,
+        build_events,
+        lambda: c2c_unread_total(conn, app, receiver),
     )
     return Sent(message, (receiver,))
 
@@ -214,7 +233,14 @@ class MessageStore:
         """Store a group message and its receiver snapshot (members at this instant, less the
         sender) in one transaction, with the events ``build_events`` makes of it."""
         sent = await self.db.write(
-            _send_group, app, conv_id, group_id, new, sender_must_be_member, receipt_cap, build_events
+            _send_group,
+            app,
+            conv_id,
+            group_id,
+            new,
+            sender_must_be_member,
+            receipt_cap,
+            build_events,
         )
         self._remember(sent.message)
         return sent

@@ -103,7 +103,9 @@ def _mark_group(
     build_events: EventBuilder,
 ) -> ReadChange:
     old_seq, old_ms = _current(conn, conv_id, reader)
-    (last_seq,) = conn.execute("SELECT last_seq FROM conversations WHERE id = ?", (conv_id,)).fetchone()
+    (last_seq,) = conn.execute(
+        "SELECT last_seq FROM conversations WHERE id = ?", (conv_id,)
+    ).fetchone()
     target = last_seq if upto_seq is None or upto_seq <= 0 else min(upto_seq, last_seq)
     read_seq = max(old_seq, target)
     _save(conn, conv_id, reader, read_seq, max(old_ms, now_ms))
@@ -140,7 +142,9 @@ class ReadStore:
         build_events: EventBuilder,
     ) -> ReadChange:
         """Move ``reader``'s read position to ``upto_seq`` (None or 0: the newest message)."""
-        return await self.db.write(_mark_group, app, conv_id, reader, upto_seq, now_ms, build_events)
+        return await self.db.write(
+            _mark_group, app, conv_id, reader, upto_seq, now_ms, build_events
+        )
 
     async def position(self, conv_id: int, user: str) -> tuple[int, int]:
         """(read_seq, read_ms) of ``user`` in a conversation; (0, 0) if never read."""

@@ -54,7 +54,9 @@ def _mark_read(
                 " LEFT JOIN receipts r ON r.msg_id = m.id AND r.user_id = ? WHERE m.id = ?",
                 (reader, msg_id),
             ).fetchone()
-            changes.append(ReceiptChange(msg_id, False, bool(is_receiver), read, receivers, read_ms))
+            changes.append(
+                ReceiptChange(msg_id, False, bool(is_receiver), read, receivers, read_ms)
+            )
     event_sql.append(conn, app, build_events(changes), now_ms)
     return changes
 

@@ -9,11 +9,15 @@ from server.tim.context import Caller
 
 
 async def account_import(c: Caller, body: R.AccountImport) -> R.Envelope:
-    await c.core.directory.import_accounts(c.sdkappid, [NewAccount(body.UserID, body.Nick, body.FaceUrl)])
+    await c.core.directory.import_accounts(
+        c.sdkappid, [NewAccount(body.UserID, body.Nick, body.FaceUrl)]
+    )
     return R.Envelope()
 
 
-async def multiaccount_import(c: Caller, body: R.MultiAccountImport) -> R.MultiAccountImportResponse:
+async def multiaccount_import(
+    c: Caller, body: R.MultiAccountImport
+) -> R.MultiAccountImportResponse:
     good, failed = [], []
     for user_id in dict.fromkeys(body.Accounts):
         try:

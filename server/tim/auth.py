@@ -35,7 +35,9 @@ class TimApps:
     def get(self, sdkappid: int) -> AppSettings:
         app = self.apps.get(sdkappid)
         if app is None:
-            raise TimError(E.SDKAPPID_NOT_FOUND, f"SDKAppID {sdkappid} does not exist on this server")
+            raise TimError(
+                E.SDKAPPID_NOT_FOUND, f"SDKAppID {sdkappid} does not exist on this server"
+            )
         return app
 
     def verify(self, sdkappid: int, identifier: str, sig: str) -> AppSettings:
@@ -44,7 +46,10 @@ class TimApps:
         app = self.get(sdkappid)
         try:
             usersig.verify_usersig(
-                sig, sdkappid=sdkappid, key=app.secret_key, identifier=identifier,
+                sig,
+                sdkappid=sdkappid,
+                key=app.secret_key,
+                identifier=identifier,
                 now=self.clock.now_ms() // 1000,
             )
         except usersig.UserSigError as exc:

@@ -17,10 +17,9 @@ import msgspec
 from protocol.tim import callbacks as cb
 from protocol.tim.ids import format_msg_key
 from server.core.clock import Clock
-from server.core.events import C2CRead, GroupReceipts, MessageSent, decode_event
+from server.core.events import C2CRead, GroupReceipts, MessageSent, StoredEvent, decode_event
 from server.outbox import Outcome, RetryPolicy
 from server.settings import AppSettings, CallbackSettings
-from server.core.events import StoredEvent
 from server.tim.convert import from_core, rest_type_name
 
 log = logging.getLogger("server.tim.callbacks")
@@ -44,25 +43,44 @@ def render(stored: StoredEvent) -> tuple[cb.Callback, str] | None:
         if event.kind == "group":
             assert event.group_id is not None and event.group_type is not None
             return cb.GroupAfterSendMsg(
-                EventTime=when, GroupId=event.group_id, Type=rest_type_name(event.group_type),
-                From_Account=event.sender, Operator_Account=event.sender, Random=event.random,
-                MsgSeq=event.seq, MsgTime=t, OnlineOnlyFlag=int(event.online_only),
-                NeedReadReceipt=int(event.need_receipt), MsgBody=body,
+                EventTime=when,
+                GroupId=event.group_id,
+                Type=rest_type_name(event.group_type),
+                From_Account=event.sender,
+                Operator_Account=event.sender,
+                Random=event.random,
+                MsgSeq=event.seq,
+                MsgTime=t,
+                OnlineOnlyFlag=int(event.online_only),
+                NeedReadReceipt=int(event.need_receipt),
+                MsgBody=body,
             ), event.platform
         assert event.receiver is not None
         return cb.C2CAfterSendMsg(
-            EventTime=when, From_Account=event.sender, To_Account=event.receiver,
-            MsgSeq=event.seq, MsgRandom=event.random, MsgTime=t,
-            MsgKey=format_msg_key(event.seq, event.random, t), OnlineOnlyFlag=int(event.online_only),
-            IsNeedReadReceipt=int(event.need_receipt), SendMsgResult=0,
-            ErrorInfo="send msg succeed", UnreadMsgNum=event.receiver_unread, MsgBody=body,
+            EventTime=when,
+            From_Account=event.sender,
+            To_Account=event.receiver,
+            MsgSeq=event.seq,
+            MsgRandom=event.random,
+            MsgTime=t,
+            MsgKey=format_msg_key(event.seq, event.random, t),
+            OnlineOnlyFlag=int(event.online_only),
+            IsNeedReadReceipt=int(event.need_receipt),
+            SendMsgResult=0,
+            ErrorInfo="send msg succeed",
+            UnreadMsgNum=event.receiver_unread,
+            MsgBody=body,
         ), event.platform
     if isinstance(event, GroupReceipts):
         return cb.GroupAfterReadReceipt(
-            EventTime=when, GroupId=event.group_id, Type=rest_type_name(event.group_type),
+            EventTime=when,
+            GroupId=event.group_id,
+            Type=rest_type_name(event.group_type),
             GroupMsgReceiptList=[
                 cb.GroupMsgReceiptItem(
-                    MsgSeq=i.seq, ReadNum=i.read, UnreadNum=i.unread,
+                    MsgSeq=i.seq,
+                    ReadNum=i.read,
+                    UnreadNum=i.unread,
                     ReadReceiptMembers=[cb.ReadReceiptMember(event.reader)],
                 )
                 for i in event.items
@@ -70,8 +88,11 @@ def render(stored: StoredEvent) -> tuple[cb.Callback, str] | None:
         ), event.platform
     if isinstance(event, C2CRead):
         return cb.C2CAfterMsgReport(
-            EventTime=when, Report_Account=event.reader, Peer_Account=event.peer,
-            LastReadTime=event.read_ms // 1000, UnreadMsgNum=event.unread_total,
+            EventTime=when,
+            Report_Account=event.reader,
+            Peer_Account=event.peer,
+            LastReadTime=event.read_ms // 1000,
+            UnreadMsgNum=event.unread_total,
         ), event.platform
     return None
 
@@ -82,7 +103,11 @@ class TimCallbackChannel:
     types = ("message.sent", "receipt.group", "read.c2c")
 
     def __init__(
-        self, app: AppSettings, settings: CallbackSettings, http: aiohttp.ClientSession, clock: Clock
+        self,
+        app: AppSettings,
+        settings: CallbackSettings,
+        http: aiohttp.ClientSession,
+        clock: Clock,
     ) -> None:
         self.name = f"tim-callback:{app.sdkappid}"
         self.app = app.sdkappid
@@ -101,8 +126,12 @@ class TimCallbackChannel:
         if command not in self.commands:
             return None
         url = cb.callback_url(
-            self.settings.url, sdkappid=self.app, command=command, platform=platform,
-            token=self.settings.token, request_time=self.clock.now_ms() // 1000,
+            self.settings.url,
+            sdkappid=self.app,
+            command=command,
+            platform=platform,
+            token=self.settings.token,
+            request_time=self.clock.now_ms() // 1000,
         )
         try:
             async with self.http.post(

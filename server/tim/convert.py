@@ -68,7 +68,9 @@ def from_core(body: tuple[Element, ...]) -> list[el.MsgElem]:
             out.append(msgspec.convert(raw, el.MsgElem))
         else:  # an element written in another dialect: shown as TIM custom data
             out.append(
-                el.CustomElem(el.CustomContent(Data=msgspec.json.encode(e.data or {}).decode(), Desc=e.kind))
+                el.CustomElem(
+                    el.CustomContent(Data=msgspec.json.encode(e.data or {}).decode(), Desc=e.kind)
+                )
             )
     return out
 

@@ -45,7 +45,11 @@ async def add_group_member(c: Caller, body: R.AddGroupMember) -> R.AddGroupMembe
     change = await c.core.groups.add_members(
         c.sdkappid, body.GroupId, [m.Member_Account for m in body.MemberList]
     )
-    result = {u: 1 for u in change.added} | {u: 2 for u in change.already} | {u: 0 for u in change.unknown}
+    result = (
+        {u: 1 for u in change.added}
+        | {u: 2 for u in change.already}
+        | {u: 0 for u in change.unknown}
+    )
     return R.AddGroupMemberResponse(
         MemberList=[
             R.MemberResult(Member_Account=m.Member_Account, Result=result.get(m.Member_Account, 0))
@@ -64,12 +68,16 @@ async def destroy_group(c: Caller, body: R.DestroyGroup) -> R.Envelope:
     return R.Envelope()
 
 
-async def get_group_member_info(c: Caller, body: R.GetGroupMemberInfo) -> R.GetGroupMemberInfoResponse:
+async def get_group_member_info(
+    c: Caller, body: R.GetGroupMemberInfo
+) -> R.GetGroupMemberInfoResponse:
     group, members = await c.core.groups.members(c.sdkappid, body.GroupId)
     page = members[body.Offset :]
     if body.Limit:
         page = page[: body.Limit]
-    positions = await c.core.reads.group_positions(c.sdkappid, group.group_id, [m.user_id for m in page])
+    positions = await c.core.reads.group_positions(
+        c.sdkappid, group.group_id, [m.user_id for m in page]
+    )
     return R.GetGroupMemberInfoResponse(
         MemberNum=len(members),
         MemberList=[

@@ -126,15 +126,23 @@ async def ws_send(c: Caller, req: W.SendMessage) -> W.SendResult:
     body = to_core(req.message.elemList)
     if req.receiver is not None:
         sent = await c.core.messages.send_c2c(
-            c.sdkappid, c.user, req.receiver, body,
-            need_receipt=req.message.needReadReceipt, online_only=req.onlineUserOnly,
+            c.sdkappid,
+            c.user,
+            req.receiver,
+            body,
+            need_receipt=req.message.needReadReceipt,
+            online_only=req.onlineUserOnly,
             platform=c.platform,
         )
     else:
         assert req.groupID is not None
         sent = await c.core.messages.send_group(
-            c.sdkappid, c.user, req.groupID, body,
-            need_receipt=req.message.needReadReceipt, online_only=req.onlineUserOnly,
+            c.sdkappid,
+            c.user,
+            req.groupID,
+            body,
+            need_receipt=req.message.needReadReceipt,
+            online_only=req.onlineUserOnly,
             platform=c.platform,
         )
     return W.SendResult(message=v2tim_message(sent.message, c.user))
@@ -170,4 +178,3 @@ async def ws_group_history(c: Caller, req: W.GetGroupHistoryMessageList) -> W.Me
         messageList=[v2tim_message(i.message, c.user, i) for i in items[: req.count]],
         isFinished=len(items) <= req.count,
     )
-

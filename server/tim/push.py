@@ -31,7 +31,9 @@ class TimPush:
         if others:
             viewer = others[0] if message.kind is ConvKind.C2C else ""
             frame = W.encode(
-                W.Push(event="onRecvNewMessage", data=W.NewMessagePush(v2tim_message(message, viewer)))
+                W.Push(
+                    event="onRecvNewMessage", data=W.NewMessagePush(v2tim_message(message, viewer))
+                )
             )
             self.fanout.push(message.app, others, frame)
         if self.fanout.sessions(message.app, message.sender):
@@ -61,7 +63,9 @@ class TimPush:
         frame = W.encode(
             W.Push(
                 event="onRecvC2CReadReceipt",
-                data=W.ReceiptList([W.V2TIMMessageReceipt(msgID="", userID=reader, timestamp=time_s(read_ms))]),
+                data=W.ReceiptList(
+                    [W.V2TIMMessageReceipt(msgID="", userID=reader, timestamp=time_s(read_ms))]
+                ),
             )
         )
         self.fanout.push(app, [peer], frame)

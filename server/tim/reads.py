@@ -15,7 +15,9 @@ from server.tim.context import Caller
 async def admin_set_msg_read(c: Caller, body: R.AdminSetMsgRead) -> R.Envelope:
     found = await c.core.directory.existing(c.sdkappid, [body.Report_Account, body.Peer_Account])
     if body.Report_Account not in found:
-        raise TimError(E.OPENIM_FROM_ACCOUNT, f"Report_Account {body.Report_Account!r} does not exist")
+        raise TimError(
+            E.OPENIM_FROM_ACCOUNT, f"Report_Account {body.Report_Account!r} does not exist"
+        )
     if body.Peer_Account not in found:
         raise TimError(E.OPENIM_TO_ACCOUNT, f"Peer_Account {body.Peer_Account!r} does not exist")
     upto = body.MsgReadTime * 1000 + 999 if body.MsgReadTime else None

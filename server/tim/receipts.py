@@ -8,6 +8,7 @@ from protocol.tim import rest as R
 from protocol.tim import ws as W
 from server.core.errors import CoreError, Reason
 from server.core.model import ConvKind, Message, ReadFilter, ReceiptCount
+from server.tim.auth import TimError
 from server.tim.context import Caller
 from server.tim.convert import check_msg_id, msg_id, parse_msg_ids, time_s
 
@@ -57,7 +58,7 @@ async def ws_get_receipts(c: Caller, req: W.GetMessageReadReceipts) -> W.Receipt
 
 
 async def ws_read_members(c: Caller, req: W.GetGroupMessageReadMemberList) -> W.ReadMemberList:
-    (msg, _), = parse_msg_ids([req.msgID])
+    ((msg, _),) = parse_msg_ids([req.msgID])
     message = await c.core.messages.get(c.sdkappid, msg)
     check_msg_id(message, req.msgID)
     count = req.count if 0 < req.count <= WS_MAX_PAGE else WS_MAX_PAGE
@@ -82,7 +83,9 @@ async def ws_read_members(c: Caller, req: W.GetGroupMessageReadMemberList) -> W.
 # -- REST: group ------------------------------------------------------------------------------
 
 
-async def get_group_msg_receipt(c: Caller, body: R.GetGroupMsgReceipt) -> R.GetGroupMsgReceiptResponse:
+async def get_group_msg_receipt(
+    c: Caller, body: R.GetGroupMsgReceipt
+) -> R.GetGroupMsgReceiptResponse:
     rows = await c.core.receipts.group_counts_by_seq(
         c.sdkappid, body.GroupId, [s.MsgSeq for s in body.MsgSeqList]
     )
@@ -121,11 +124,15 @@ async def get_group_msg_receipt_detail(
     cursor = "" if page.finished else str(page.next_cursor)
     if body.Filter == 0:
         return R.ReadDetailResponse(
-            MsgSeq=body.MsgSeq, Cursor=cursor, IsFinish=int(page.finished),
+            MsgSeq=body.MsgSeq,
+            Cursor=cursor,
+            IsFinish=int(page.finished),
             ReadList=[R.ReadAccount(m.user_id) for m in page.members],
         )
     return R.UnreadDetailResponse(
-        MsgSeq=body.MsgSeq, Cursor=cursor, IsFinish=int(page.finished),
+        MsgSeq=body.MsgSeq,
+        Cursor=cursor,
+        IsFinish=int(page.finished),
         UnreadList=[R.UnreadAccount(m.user_id) for m in page.members],
     )
 
@@ -135,7 +142,9 @@ async def group_msg_receipt(c: Caller, body: R.GroupMsgReceiptSend) -> R.Envelop
     found = await c.core.receipts.group_messages_by_seq(c.sdkappid, body.GroupId, seqs)
     for seq in seqs:
         if seq not in found:
-            raise CoreError(Reason.RECEIPT_NOT_FOUND, f"group {body.GroupId!r} has no message {seq}")
+            raise CoreError(
+                Reason.RECEIPT_NOT_FOUND, f"group {body.GroupId!r} has no message {seq}"
+            )
     await c.core.directory.require(c.sdkappid, [body.From_Account])
     await c.core.receipts.send(
         c.sdkappid, body.From_Account, [found[s].id for s in seqs], platform=c.platform
@@ -159,8 +168,8 @@ async def c2c_msg_read_receipt(c: Caller, body: R.C2CMsgReadReceipt) -> R.Envelo
                 f"must be Peer_Account {peer!r} / Operator_Account {reader!r}",
             )
         key = ids.parse_msg_key(info.MsgKey)
-        if key is None:
-            raise CoreError(Reason.INVALID, f"MsgKey {info.MsgKey!r} is not seq_random_time")
+        if key is None:  # the same code as a MsgKey refused at decode (too long, empty)
+            raise TimError(E.OPENIM_MSGKEY_ERROR, f"MsgKey {info.MsgKey!r} is not seq_random_time")
         keys.append((info.MsgKey, key))
     found = await c.core.messages.c2c_by_seq(c.sdkappid, reader, peer, [k.seq for _, k in keys])
     wanted = []

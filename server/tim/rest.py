@@ -104,7 +104,9 @@ class TimRest:
             raise TimError(60004, "the URL needs identifier and usersig")
         contenttype = q.get("contenttype", "json")
         if contenttype != "json":
-            raise TimError(E.REST_URL_ERROR, f"contenttype {contenttype!r} is not supported; use json")
+            raise TimError(
+                E.REST_URL_ERROR, f"contenttype {contenttype!r} is not supported; use json"
+            )
         app = self.apps.verify(int(sdkappid_text), identifier, sig)
         if identifier != app.admin:
             raise TimError(
@@ -118,6 +120,10 @@ class TimRest:
             return _decoders[(service, command)].decode(raw or b"{}")
         except msgspec.ValidationError as exc:
             path = str(exc).rsplit(" - at `", 1)[-1].rstrip("`") if " - at `" in str(exc) else "$"
-            raise TimError(shape_error_code(service, path), f"invalid request body: {exc}") from None
+            raise TimError(
+                shape_error_code(service, path), f"invalid request body: {exc}"
+            ) from None
         except msgspec.DecodeError as exc:
-            raise TimError(JSON_ERROR.get(service, E.REST_JSON_ERROR), f"body is not valid JSON: {exc}") from None
+            raise TimError(
+                JSON_ERROR.get(service, E.REST_JSON_ERROR), f"body is not valid JSON: {exc}"
+            ) from None

@@ -117,7 +117,9 @@ class _Connection:
             cmd, req_id = "", 0
             await self._reply(
                 W.Response(
-                    cmd=cmd, reqId=req_id, code=E.SDK_INVALID_PARAMETERS,
+                    cmd=cmd,
+                    reqId=req_id,
+                    code=E.SDK_INVALID_PARAMETERS,
                     desc=f"frame of {size} bytes is over the {limit}-byte limit",
                 )
             )
@@ -132,22 +134,29 @@ class _Connection:
                 desc = f"not a request frame (need a JSON object with cmd): {exc}"
             else:
                 desc = f"invalid {cmd}: {exc}"
-            await self._reply(W.Response(cmd=cmd, reqId=req_id, code=E.SDK_INVALID_PARAMETERS, desc=desc))
+            await self._reply(
+                W.Response(cmd=cmd, reqId=req_id, code=E.SDK_INVALID_PARAMETERS, desc=desc)
+            )
             return
-        cmd = type(request).__struct_config__.tag
-        assert isinstance(cmd, str)
+        cmd = str(type(request).__struct_config__.tag)
         try:
             data = await self._dispatch(request)
         except TimError as exc:
-            await self._reply(W.Response(cmd=cmd, reqId=request.reqId, code=exc.code, desc=exc.message))
+            await self._reply(
+                W.Response(cmd=cmd, reqId=request.reqId, code=exc.code, desc=exc.message)
+            )
         except CoreError as exc:
             await self._reply(
-                W.Response(cmd=cmd, reqId=request.reqId, code=code_for(exc.reason, WS), desc=exc.message)
+                W.Response(
+                    cmd=cmd, reqId=request.reqId, code=code_for(exc.reason, WS), desc=exc.message
+                )
             )
         except Exception:
             log.exception("connection %d: %s failed", self.number, cmd)
             await self._reply(
-                W.Response(cmd=cmd, reqId=request.reqId, code=E.INTERNAL, desc="internal server error")
+                W.Response(
+                    cmd=cmd, reqId=request.reqId, code=E.INTERNAL, desc="internal server error"
+                )
             )
         else:
             await self._reply(W.Response(cmd=cmd, reqId=request.reqId, data=data))
@@ -175,8 +184,12 @@ class _Connection:
         await owner.core.directory.ensure(app.sdkappid, req.userID)
         self.caller = Caller(owner.core, app, req.userID, "Web")
         self.push = PushSession(
-            app.sdkappid, req.userID, self._send_raw, self._close,
-            limit=owner.settings.session_queue, name=f"ws{self.number}",
+            app.sdkappid,
+            req.userID,
+            self._send_raw,
+            self._close,
+            limit=owner.settings.session_queue,
+            name=f"ws{self.number}",
         )
         self.push.start()
         owner.fanout.add(self.push)

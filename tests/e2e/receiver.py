@@ -116,7 +116,7 @@ class Receiver:
         app.router.add_post(PATH, self._handle)
         runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=1.0)
         await runner.setup()
-        await web.SockSite(runner, sock, shutdown_timeout=1.0).start()
+        await web.SockSite(runner, sock).start()
         self._runner = runner
 
     async def stop(self) -> None:

@@ -1,0 +1,263 @@
+"""``scripts/bench``: start the server (or use a running one), populate it, measure, report."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import math
+import os
+import platform
+import secrets
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench import population as pop_mod
+from bench import profile as prof_mod
+from bench import report, scenarios
+from bench import server as srv
+from clients.tim_rest import TimRestClient
+from server.settings import DEFAULT_ADMIN, DEFAULT_SDKAPPID, DEFAULT_SECRET_KEY
+
+# Rough sustained receipts/s, used only to decide how many messages to seed so that readers do
+# not run out during a run (the run warns if they do; raise --messages then).
+EXPECTED_RATE = {1: 4_000, "batch": 20_000}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="scripts/bench",
+        description="Benchmark read receipts over the TIM WebSocket: memory per connection, "
+        "receipt throughput (closed loop) and receipt-to-push latency (open loop).",
+    )
+    p.add_argument("--scenario", choices=["all", "throughput", "latency", "memory"],
+                   default="all")
+    p.add_argument("--groups", type=int, default=5, help="Work groups (default 5)")
+    p.add_argument("--members", type=int, default=200, help="members per group (default 200)")
+    p.add_argument("--duration", type=float, default=10.0, help="measured seconds (default 10)")
+    p.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring (3)")
+    p.add_argument("--rate", type=float, default=5000.0,
+                   help="latency: receipts/s offered (default 5000)")
+    p.add_argument("--batch", type=int, default=10,
+                   help="throughput: msgIDs per sendMessageReadReceipts call (default 10; "
+                        "a second run with 1 follows unless it is 1)")
+    p.add_argument("--latency-batch", type=int, default=1,
+                   help="latency: msgIDs per call (default 1)")
+    p.add_argument("--inflight", type=int, default=1,
+                   help="throughput: calls in flight per connection (default 1; the server "
+                        "handles one connection's requests in order)")
+    p.add_argument("--messages", type=int, default=0,
+                   help="throughput: messages seeded per group (default: enough for the run)")
+    p.add_argument("--compression", choices=["none", "deflate"], default="none",
+                   help="WebSocket permessage-deflate for the clients (default none)")
+    p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    p.add_argument("--profile", metavar="PATH",
+                   help="record the server with py-spy during the first throughput window "
+                        "(collapsed stacks; opens in speedscope) and print the top functions")
+    p.add_argument("--server-url", help="use this running server (http://HOST:PORT) instead "
+                                        "of starting one")
+    p.add_argument("--server-pid", type=int,
+                   help="with --server-url: its pid, for memory and CPU figures")
+    p.add_argument("--server-config", help="TOML config for the started server")
+    p.add_argument("--sdkappid", type=int, default=DEFAULT_SDKAPPID)
+    p.add_argument("--secret-key", default=DEFAULT_SECRET_KEY)
+    p.add_argument("--admin", default=DEFAULT_ADMIN)
+    p.add_argument("--keep", action="store_true",
+                   help="keep the started server's directory (database and log)")
+    args = p.parse_args(argv)
+    if args.members < 2 or args.groups < 1:
+        p.error("need at least 1 group of 2 members")
+    if not 1 <= args.batch <= 100 or not 1 <= args.latency_batch <= 100:
+        p.error("--batch and --latency-batch must be 1..100 (TIM's limit per call)")
+    return args
+
+
+async def run(args: argparse.Namespace, base_url: str, ws_url: str, pid: int | None,
+              result: dict[str, Any]) -> None:
+    tag = secrets.token_hex(3)
+    population = pop_mod.Population(
+        args.sdkappid, args.secret_key, ws_url, pop_mod.plan(tag, args.groups, args.members)
+    )
+    warnings: list[str] = result["warnings"]
+    compression = "deflate" if args.compression == "deflate" else None
+    try:
+        t0 = time.monotonic()
+        async with TimRestClient(base_url, args.sdkappid, args.secret_key,
+                                 admin=args.admin) as rest:
+            await pop_mod.create(rest, population)
+        rest_s = time.monotonic() - t0
+        rss_before = await scenarios.settle_rss(pid, 1.0) if pid else None
+        connect_s = await pop_mod.connect_all(population, compression=compression)
+        n = len(population.conns)
+        result["setup"] = {"rest_s": rest_s, "connect_s": connect_s, "connections": n}
+        print(f"setup: {n} users logged in ({rest_s:.1f} s REST, {connect_s:.1f} s connect)",
+              file=sys.stderr)
+        if pid and rss_before is not None:
+            rss_after = await scenarios.settle_rss(pid, 2.0)
+            result["memory"] = {
+                "connections": n,
+                "compression": args.compression,
+                "rss_before_kb": rss_before,
+                "rss_after_kb": rss_after,
+                "per_connection_kb": (rss_after - rss_before) / n,
+                "server_threads": srv.thread_count(pid),
+            }
+        elif args.scenario in ("all", "memory"):
+            warnings.append("memory not measured: the server pid is unknown (--server-pid)")
+        gc.collect()
+        gc.freeze()  # setup objects live for the whole run: keep them out of GC passes
+
+        if args.scenario in ("all", "throughput"):
+            batches = [args.batch] + ([1] if args.batch != 1 else [])
+            for i, batch in enumerate(batches):
+                expected = EXPECTED_RATE[1] if batch == 1 else EXPECTED_RATE["batch"]
+                per_group = args.messages or scenarios.messages_needed(
+                    expected, args.warmup + args.duration, population, 1.5
+                )
+                recorder: prof_mod.Recorder | None = None
+                on_window = None
+                if args.profile and i == 0 and pid:
+                    recorder = prof_mod.Recorder(pid, Path(args.profile))
+
+                    def on_window(duration: float, rec: prof_mod.Recorder = recorder) -> None:
+                        asyncio.ensure_future(rec.start(duration))
+
+                print(f"throughput k={batch}: seeding {per_group} messages/group, "
+                      f"{args.warmup:g} s warm-up, {args.duration:g} s window", file=sys.stderr)
+                tp = await scenarios.throughput(
+                    population, pid=pid, base_url=base_url, batch=batch,
+                    inflight=args.inflight, warmup=args.warmup, duration=args.duration,
+                    per_group=per_group, on_window=on_window,
+                )
+                result["throughput"].append(tp)
+                print(f"  {tp['receipts_per_s']:,.0f} receipts/s, {tp['calls_per_s']:,.0f} "
+                      f"calls/s, correctness {'OK' if tp['correctness']['ok'] else 'FAILED'}",
+                      file=sys.stderr)
+                if tp["readers_exhausted_before_window_end"]:
+                    warnings.append(
+                        f"throughput k={batch}: {tp['readers_exhausted_before_window_end']} "
+                        f"readers ran out of messages before the window ended; the figure is "
+                        f"low, raise --messages (was {per_group})"
+                    )
+                if tp["generator_cpu_pct"] > 90:
+                    warnings.append(
+                        f"throughput k={batch}: the generator used "
+                        f"{tp['generator_cpu_pct']:.0f}% of a core: it may be the bottleneck"
+                    )
+                if recorder is not None:
+                    ok = await recorder.wait()
+                    info: dict[str, Any] = {"scenario": f"throughput k={batch}",
+                                            "path": str(recorder.output)}
+                    if ok:
+                        info |= prof_mod.summarize(recorder.output.read_text())
+                    else:
+                        info["error"] = recorder.error
+                    result["profile"] = info
+
+        if args.scenario in ("all", "latency"):
+            per_group = scenarios.messages_needed(
+                args.rate, args.warmup + args.duration, population, 1.2
+            )
+            print(f"latency: {args.rate:g} receipts/s offered, seeding {per_group} "
+                  f"messages/group", file=sys.stderr)
+            lat = await scenarios.latency(
+                population, pid=pid, base_url=base_url, rate=args.rate,
+                batch=args.latency_batch, warmup=args.warmup, duration=args.duration,
+                per_group=per_group,
+            )
+            result["latency"] = lat
+            p99 = lat["receipt_to_push"]["p99_ms"]
+            print(f"  achieved {lat['achieved_send_rate']:,.0f}/s, p99 {p99:.1f} ms",
+                  file=sys.stderr)
+            if lat["achieved_send_rate"] < 0.95 * args.rate:
+                warnings.append(
+                    f"latency: only {lat['achieved_send_rate']:,.0f} of {args.rate:,.0f} "
+                    f"receipts/s were sent (generator could not keep the schedule)"
+                )
+            elif not math.isnan(p99) and lat["achieved_push_rate"] < 0.95 * args.rate:
+                warnings.append(
+                    f"latency: pushes came back at {lat['achieved_push_rate']:,.0f}/s, below "
+                    f"the offered {args.rate:,.0f}/s: the server is saturated, latency grows "
+                    f"with the backlog"
+                )
+        closed = [c for c in population.conns.values() if c.closed]
+        if closed:
+            codes: dict[str, int] = {}
+            for c in closed:
+                codes[str(c.closed_code)] = codes.get(str(c.closed_code), 0) + 1
+            warnings.append(f"{len(closed)} connections were closed by the server during "
+                            f"the run (close codes {codes})")
+    finally:
+        await pop_mod.close_all(population)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        import uvloop
+
+        loop_factory = uvloop.new_event_loop
+        loop_name = "uvloop"
+    except ImportError:
+        loop_factory = None
+        loop_name = "asyncio"
+    result: dict[str, Any] = {
+        "config": {
+            k: getattr(args, k)
+            for k in ("scenario", "groups", "members", "duration", "warmup", "rate", "batch",
+                      "latency_batch", "inflight", "messages", "compression")
+        },
+        "environment": {
+            "python": platform.python_version(),
+            "cpus": os.cpu_count(),
+            "generator_pid": os.getpid(),
+            "loop": loop_name,
+        },
+        "throughput": [],
+        "warnings": [],
+    }
+    server: srv.ServerProcess | None = None
+    code = 0
+    try:
+        if args.server_url:
+            base_url = args.server_url.rstrip("/")
+            ws_url = base_url.replace("http", "ws", 1) + "/tim/ws"
+            pid = args.server_pid
+            result["environment"]["server"] = base_url
+        else:
+            server = srv.ServerProcess(config=args.server_config, keep_dir=args.keep)
+            print(f"starting server on {server.base_url} (db {server.db})", file=sys.stderr)
+            server.start()
+            base_url, ws_url, pid = server.base_url, server.ws_url, server.pid
+            result["environment"]["server"] = f"python -m server serve on {base_url}"
+        result["environment"]["server_pid"] = pid
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            runner.run(run(args, base_url, ws_url, pid, result))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        code = 130
+    except Exception as exc:
+        result["warnings"].append(f"benchmark failed: {type(exc).__name__}: {exc}")
+        code = 1
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        if server is not None:
+            if server.proc is not None and server.proc.poll() is not None:
+                result["warnings"].append(
+                    f"the server exited by itself with code {server.proc.returncode}"
+                )
+            exit_code = server.stop()
+            result["server_log_problems"] = server.log_problems()
+            result["environment"]["server_exit_code"] = exit_code
+            if args.keep:
+                print(f"server files kept in {server.dir}", file=sys.stderr)
+            server.cleanup()
+    print(report.render(result))
+    if args.json:
+        report.write_json(result, args.json)
+        print(f"results written to {args.json}", file=sys.stderr)
+    return code

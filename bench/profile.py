@@ -1,0 +1,107 @@
+"""Sampling the server with py-spy while a scenario runs, and summarising the samples.
+
+``py-spy record --format raw`` writes collapsed stacks (``frame;frame;... count``), which
+speedscope and flamegraph.pl both open; :func:`summarize` turns them into the top functions by
+self time and by inclusive time, per thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+
+def py_spy() -> str | None:
+    """The py-spy executable beside this interpreter, or on PATH."""
+    beside = Path(sys.executable).parent / "py-spy"
+    if beside.exists():
+        return str(beside)
+    return shutil.which("py-spy")
+
+
+class Recorder:
+    def __init__(self, pid: int, output: Path, *, rate: int = 100) -> None:
+        self.pid = pid
+        self.output = output
+        self.rate = rate
+        self.proc: asyncio.subprocess.Process | None = None
+        self.error = ""
+
+    async def start(self, duration: float) -> bool:
+        exe = py_spy()
+        if exe is None:
+            self.error = "py-spy is not installed (pip install py-spy)"
+            return False
+        self.proc = await asyncio.create_subprocess_exec(
+            exe, "record", "--pid", str(self.pid), "--duration", str(max(1, round(duration))),
+            "--rate", str(self.rate), "--format", "raw", "--threads", "--nolineno",
+            "--output", str(self.output),
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+        )
+        return True
+
+    async def wait(self, timeout: float = 30.0) -> bool:
+        if self.proc is None:
+            return False
+        try:
+            _, err = await asyncio.wait_for(self.proc.communicate(), timeout)
+        except TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+            self.error = "py-spy did not finish"
+            return False
+        if self.proc.returncode != 0:
+            self.error = err.decode(errors="replace").strip()[-500:]
+            return False
+        return self.output.exists()
+
+
+_FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*)\)$")
+
+
+def _short(frame: str) -> str:
+    m = _FRAME.match(frame)
+    if not m:
+        return frame
+    file = m["file"]
+    for marker in ("site-packages/", "/work/main/"):
+        if marker in file:
+            file = file.split(marker, 1)[1]
+    return f"{m['func']} ({file})"
+
+
+def summarize(raw: str, top: int = 15) -> dict[str, Any]:
+    """Top functions by self and inclusive samples, overall and per thread."""
+    total = 0
+    self_c: Counter[str] = Counter()
+    incl_c: Counter[str] = Counter()
+    threads: Counter[str] = Counter()
+    for line in raw.splitlines():
+        stack, _, count_s = line.rpartition(" ")
+        if not stack or not count_s.isdigit():
+            continue
+        n = int(count_s)
+        frames = stack.split(";")
+        thread = next((f for f in frames if f.startswith("thread ")), "?")
+        code = [_short(f) for f in frames if not f.startswith(("thread ", "process "))]
+        total += n
+        threads[thread] += n
+        if code:
+            self_c[code[-1]] += n
+            for f in set(code):
+                incl_c[f] += n
+
+    def pct(c: Counter[str]) -> list[tuple[str, float]]:
+        return [(k, 100 * v / total) for k, v in c.most_common(top)] if total else []
+
+    return {
+        "samples": total,
+        "threads": pct(threads),
+        "self": pct(self_c),
+        "inclusive": pct(incl_c),
+    }
