@@ -132,3 +132,11 @@ def test_rules_see_every_package() -> None:
     assert found == set(PACKAGES)
     assert any(_under(m, "server.store") for m, _ in _modules())
     assert "sqlite3" in _imports(ROOT / "server" / "store" / "db.py")
+
+
+def test_every_reason_has_a_tim_code() -> None:
+    """The TIM dialect's one error table covers every neutral reason."""
+    from server.core.errors import Reason
+    from server.tim.errors import TABLE
+
+    assert set(TABLE) == set(Reason)

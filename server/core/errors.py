@@ -20,6 +20,10 @@ class Reason(enum.Enum):
     GROUP_EXISTS = "group_exists"
     NOT_GROUP_MEMBER = "not_group_member"
     UNKNOWN_MESSAGE = "unknown_message"
+    MESSAGE_RECALLED = "message_recalled"
+    TOO_OLD = "too_old"  # outside a time window (e.g. Feishu's 7 days for read_users)
+    RATE_LIMITED = "rate_limited"
+    UNKNOWN_REACTION = "unknown_reaction"
     NOT_ALLOWED = (
         "not_allowed"  # caller may not act on this object (another user's conversation ...)
     )

@@ -32,6 +32,9 @@ class MessageSent(msgspec.Struct, frozen=True, tag="message.sent"):
     receipt_code: str | None
     platform: str = "RESTAPI"
     receiver_unread: int = 0  # C2C: the receiver's total C2C unread count after this message
+    parent_id: int | None = None
+    root_id: int | None = None
+    mentions: tuple[str, ...] = ()
 
 
 class GroupReceiptItem(msgspec.Struct, frozen=True):
@@ -57,6 +60,7 @@ class C2CReceiptItem(msgspec.Struct, frozen=True):
     seq: int
     random: int
     time_ms: int
+    first_read: bool = True  # False: a conversation read had already covered it
 
 
 class C2CReceipts(msgspec.Struct, frozen=True, tag="receipt.c2c"):
@@ -102,7 +106,36 @@ class StoredEvent:
     body: bytes  # encode_event() of the event
 
 
-Event = MessageSent | GroupReceipts | C2CReceipts | C2CRead | GroupRead
+class MessageRecalled(msgspec.Struct, frozen=True, tag="message.recalled"):
+    msg_id: int
+    kind: str
+    sender: str
+    receiver: str | None
+    group_id: str | None
+    operator: str
+    time_ms: int
+
+
+class ReactionChanged(msgspec.Struct, frozen=True, tag="reaction.changed"):
+    """A reaction was added (``added``) or removed on a message."""
+
+    msg_id: int
+    reaction_id: int
+    operator: str
+    emoji_type: str
+    added: bool
+    time_ms: int
+
+
+Event = (
+    MessageSent
+    | GroupReceipts
+    | C2CReceipts
+    | C2CRead
+    | GroupRead
+    | MessageRecalled
+    | ReactionChanged
+)
 
 _encoder = msgspec.json.Encoder()
 _decoder: msgspec.json.Decoder[Event] = msgspec.json.Decoder(Event)

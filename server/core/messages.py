@@ -15,7 +15,7 @@ import msgspec
 
 from server.core.base import Deps
 from server.core.errors import CoreError, Reason
-from server.core.events import MessageSent
+from server.core.events import MessageRecalled, MessageSent
 from server.core.groups import Groups
 from server.core.model import Element, GroupType, Message
 from server.store.messages import NewMessage, Sent
@@ -63,8 +63,12 @@ class Messaging:
         online_only: bool = False,
         random: int | None = None,
         platform: str = "RESTAPI",
+        reply_to: Message | None = None,
+        mentions: Sequence[str] = (),
+        send_key: tuple[str, str] | None = None,
     ) -> Sent:
-        """Store and deliver a one-to-one message.
+        """Store and deliver a one-to-one message (a reply when ``reply_to`` is given; a send
+        key already used within the hour returns the first message, marked ``duplicate``).
 
         Raises CoreError: INVALID (empty/oversize body, message to oneself), UNKNOWN_ACCOUNT."""
         policy = self.d.policy(app)
@@ -73,7 +77,7 @@ class Messaging:
             raise CoreError(
                 Reason.INVALID, f"{sender!r} cannot send a one-to-one message to itself"
             )
-        await self._require_accounts(app, [sender, receiver])
+        await self._require_accounts(app, [sender, receiver, *mentions])
         receipt_code = None
         if need_receipt:
             if not policy.flagship:
@@ -88,6 +92,10 @@ class Messaging:
             need_receipt=need_receipt,
             receipt_code=receipt_code,
             online_only=online_only,
+            parent_id=reply_to.id if reply_to else None,
+            root_id=(reply_to.root_id or reply_to.id) if reply_to else None,
+            mentions=tuple(dict.fromkeys(mentions)),
+            send_key=send_key,
         )
         sent = await self.d.store.messages.send_c2c(
             app,
@@ -109,6 +117,9 @@ class Messaging:
         online_only: bool = False,
         random: int | None = None,
         platform: str = "RESTAPI",
+        reply_to: Message | None = None,
+        mentions: Sequence[str] = (),
+        send_key: tuple[str, str] | None = None,
     ) -> Sent:
         """Store and deliver a group message; with ``need_receipt`` the receivers (members at
         this instant, less the sender) are snapshotted.
@@ -117,6 +128,8 @@ class Messaging:
         policy = self.d.policy(app)
         _check_body(body)
         group = await self.groups.get(app, group_id)
+        if mentions:
+            await self._require_accounts(app, mentions)
         receipt_code = None
         if need_receipt:
             if not policy.flagship:
@@ -133,6 +146,10 @@ class Messaging:
             need_receipt=need_receipt,
             receipt_code=receipt_code,
             online_only=online_only,
+            parent_id=reply_to.id if reply_to else None,
+            root_id=(reply_to.root_id or reply_to.id) if reply_to else None,
+            mentions=tuple(dict.fromkeys(mentions)),
+            send_key=send_key,
         )
         sent = await self.d.store.messages.send_group(
             app,
@@ -147,8 +164,38 @@ class Messaging:
         return sent
 
     def _after(self, sent: Sent) -> None:
+        if sent.duplicate:
+            return
         self.d.listeners.message_sent(sent.message, sent.recipients)
         self.d.listeners.events_appended()
+
+    async def recall(
+        self, app: int, operator: str, msg_id: int, *, as_admin: bool = False
+    ) -> Message:
+        """Recall (delete) a message: only its sender may, or an admin.
+
+        Raises CoreError: UNKNOWN_MESSAGE, NOT_ALLOWED, MESSAGE_RECALLED."""
+        message = await self.get(app, msg_id)
+        if message.recalled:
+            raise CoreError(Reason.MESSAGE_RECALLED, f"message {msg_id} was already recalled")
+        if not as_admin and message.sender != operator:
+            raise CoreError(
+                Reason.NOT_ALLOWED, f"only the sender of message {msg_id} may recall it"
+            )
+        now = self.d.clock.now_ms()
+        event = MessageRecalled(
+            msg_id=message.id,
+            kind=message.kind.value,
+            sender=message.sender,
+            receiver=message.receiver,
+            group_id=message.group_id,
+            operator=operator,
+            time_ms=now,
+        )
+        if not await self.d.store.messages.recall(message, now, [event]):
+            raise CoreError(Reason.MESSAGE_RECALLED, f"message {msg_id} was already recalled")
+        self.d.listeners.events_appended()
+        return message
 
     async def get(self, app: int, msg_id: int) -> Message:
         message = await self.d.store.messages.get(msg_id)
@@ -260,4 +307,7 @@ def _sent_event(
         receipt_code=m.receipt_code,
         platform=platform,
         receiver_unread=receiver_unread,
+        parent_id=m.parent_id,
+        root_id=m.root_id,
+        mentions=m.mentions,
     )

@@ -113,6 +113,9 @@ class Message:
     online_only: bool
     receivers: int  # size of the receiver snapshot (0 without receipt state)
     recalled: bool
+    parent_id: int | None = None  # a reply: the message replied to...
+    root_id: int | None = None  # ...and the first message of that thread
+    mentions: tuple[str, ...] = ()  # accounts mentioned, in order
 
     @property
     def has_receipts(self) -> bool:
@@ -141,6 +144,24 @@ class MemberPage:
     members: tuple[ReadMember, ...]
     next_cursor: int
     finished: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """Someone who has read a message, by any way in (a receipt or a conversation read)."""
+
+    user_id: str
+    read_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class Reaction:
+    id: int
+    msg_id: int
+    operator: str  # the account (a user, or a bot's app id)
+    emoji_type: str
+    action_ms: int
+    deleted_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from server.core.base import Deps
 from server.core.errors import CoreError, Reason
 from server.core.events import C2CRead, Event, GroupRead
 from server.core.groups import Groups
+from server.core.model import Message, Reader
 from server.store.reads import ReadChange
 
 
@@ -33,9 +34,11 @@ class Reads:
         peer: str,
         *,
         upto_ms: int | None = None,
+        upto_seq: int | None = None,
         platform: str = "RESTAPI",
     ) -> ReadChange:
-        """``reader`` has read its conversation with ``peer`` up to ``upto_ms`` (None: now).
+        """``reader`` has read its conversation with ``peer`` up to ``upto_ms`` (None: now), or
+        up to the message numbered ``upto_seq``.
 
         The peer hears of it (``c2c_read``), the read position never moves back, and the
         event carries the reader's C2C unread total afterwards.
@@ -64,7 +67,7 @@ class Reads:
             ]
 
         change = await self.d.store.reads.mark_c2c(
-            app, conv_id, reader, upto, now, build_events=build
+            app, conv_id, reader, upto, now, upto_seq=upto_seq, build_events=build
         )
         self.d.listeners.c2c_read(app, reader, peer, change.read_ms)
         self.d.listeners.events_appended()
@@ -108,6 +111,15 @@ class Reads:
         group = await self.groups.get(app, group_id)
         await self.groups.require_member(group, user)
         return await self.d.store.reads.group_unread(group.conv_id, user)
+
+    async def readers(
+        self, message: Message, *, after: tuple[int, str] | None, limit: int
+    ) -> list[Reader]:
+        """Everyone but the sender who has read ``message``, by a receipt or a conversation
+        read, each once with the earliest time, ordered by (time, user) after ``after``."""
+        return await self.d.store.reads.readers(
+            message.id, message.conv_id, message.seq, message.sender, after=after, limit=limit
+        )
 
     async def group_positions(self, app: int, group_id: str, user_ids: list[str]) -> dict[str, int]:
         """``{member: read seq}`` (TIM's member ``MsgSeq``)."""

@@ -11,6 +11,7 @@ from server.core.groups import Groups
 from server.core.listeners import Listeners
 from server.core.messages import Messaging
 from server.core.policy import AppPolicy
+from server.core.reactions import Reactions
 from server.core.reads import Reads
 from server.core.receipts import Receipts
 from server.store.store import Store
@@ -28,3 +29,4 @@ class Core:
         self.messages = Messaging(self.deps, self.groups)
         self.receipts = Receipts(self.deps, self.groups)
         self.reads = Reads(self.deps, self.groups)
+        self.reactions = Reactions(self.deps, self.groups, self.messages)

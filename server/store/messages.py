@@ -18,10 +18,12 @@ from server.store.reads import c2c_unread_total
 
 _body_encoder = msgspec.json.Encoder()
 _body_decoder = msgspec.json.Decoder(tuple[Element, ...])
+_mentions_decoder = msgspec.json.Decoder(list[str])
 
 _COLS = (
     "m.id, c.app, m.conv_id, c.kind, c.group_id, m.sender, m.receiver, m.seq, m.random, m.time_ms,"
-    " m.body, m.need_receipt, m.receipt_code, m.online_only, m.receivers, m.recalled"
+    " m.body, m.need_receipt, m.receipt_code, m.online_only, m.receivers, m.recalled,"
+    " m.parent_id, m.root_id, m.mentions"
 )
 _FROM = "messages m JOIN conversations c ON c.id = m.conv_id"
 
@@ -44,6 +46,9 @@ def _message(row: Sequence[object]) -> Message:
         online_only=bool(row[13]),
         receivers=row[14],  # type: ignore[arg-type]
         recalled=bool(row[15]),
+        parent_id=row[16],  # type: ignore[arg-type]
+        root_id=row[17],  # type: ignore[arg-type]
+        mentions=tuple(_mentions_decoder.decode(row[18])) if row[18] else (),  # type: ignore[arg-type]
     )
 
 
@@ -58,12 +63,20 @@ class NewMessage:
     need_receipt: bool
     receipt_code: str | None  # already known reason for no receipt state, else None
     online_only: bool
+    parent_id: int | None = None
+    root_id: int | None = None
+    mentions: tuple[str, ...] = ()
+    send_key: tuple[str, str] | None = (
+        None  # (scope, key): a repeated key returns the first message
+    )
+    send_key_ttl_ms: int = 3_600_000  # ...if it was used less than this long ago
 
 
 @dataclass(frozen=True, slots=True)
 class Sent:
     message: Message
     recipients: tuple[str, ...]  # everyone to deliver to (group: current members; C2C: receiver)
+    duplicate: bool = False  # the send key was used before: ``message`` is that first message
 
 
 # Makes the events of a stored message; the int is the receiver's C2C unread total (0 for groups).
@@ -90,7 +103,8 @@ def _insert(
     snapshot = new.need_receipt and receipt_code is None
     cur = conn.execute(
         "INSERT INTO messages (conv_id, seq, sender, receiver, time_ms, random, body, need_receipt,"
-        " receipt_code, online_only, receivers) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " receipt_code, online_only, receivers, parent_id, root_id, mentions)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             conv_id,
             seq,
@@ -103,6 +117,9 @@ def _insert(
             receipt_code,
             int(new.online_only),
             len(receivers) if snapshot else 0,
+            new.parent_id,
+            new.root_id,
+            _body_encoder.encode(list(new.mentions)) if new.mentions else None,
         ),
     )
     msg_id = cur.lastrowid
@@ -129,9 +146,34 @@ def _insert(
         online_only=new.online_only,
         receivers=len(receivers) if snapshot else 0,
         recalled=False,
+        parent_id=new.parent_id,
+        root_id=new.root_id,
+        mentions=new.mentions,
     )
+    if new.send_key is not None:
+        conn.execute(
+            "INSERT INTO send_keys (scope, key, msg_id, created_ms) VALUES (?, ?, ?, ?)",
+            (*new.send_key, msg_id, new.time_ms),
+        )
     event_sql.append(conn, app, build_events(message, receiver_unread()), new.time_ms)
     return message
+
+
+def _earlier(conn: sqlite3.Connection, new: NewMessage) -> Message | None:
+    """The message first sent with ``new.send_key``, if any."""
+    if new.send_key is None:
+        return None
+    row = conn.execute(
+        f"SELECT {_COLS}, k.created_ms FROM {_FROM} JOIN send_keys k ON k.msg_id = m.id"
+        " WHERE k.scope = ? AND k.key = ?",
+        new.send_key,
+    ).fetchone()
+    if row is None:
+        return None
+    if new.time_ms - row[-1] >= new.send_key_ttl_ms:
+        conn.execute("DELETE FROM send_keys WHERE scope = ? AND key = ?", new.send_key)
+        return None
+    return _message(row)
 
 
 def _send_group(
@@ -144,6 +186,9 @@ def _send_group(
     receipt_cap: int,
     build_events: EventBuilder,
 ) -> Sent:
+    earlier = _earlier(conn, new)
+    if earlier is not None:
+        return Sent(earlier, (), duplicate=True)
     members = [
         r[0]
         for r in conn.execute(
@@ -176,6 +221,9 @@ def _send_group(
 def _send_c2c(
     conn: sqlite3.Connection, app: int, receiver: str, new: NewMessage, build_events: EventBuilder
 ) -> Sent:
+    earlier = _earlier(conn, new)
+    if earlier is not None:
+        return Sent(earlier, (), duplicate=True)
     a, b = sorted((new.sender, receiver))
     row = conn.execute(
         "SELECT id FROM conversations WHERE app = ? AND kind = 'c2c' AND user_a = ? AND user_b = ?",
@@ -204,6 +252,15 @@ def _send_c2c(
         lambda: c2c_unread_total(conn, app, receiver),
     )
     return Sent(message, (receiver,))
+
+
+def _recall(
+    conn: sqlite3.Connection, app: int, msg_id: int, now_ms: int, events: Sequence[Event]
+) -> bool:
+    cur = conn.execute("UPDATE messages SET recalled = 1 WHERE id = ? AND recalled = 0", (msg_id,))
+    if cur.rowcount:
+        event_sql.append(conn, app, events, now_ms)
+    return bool(cur.rowcount)
 
 
 class MessageStore:
@@ -324,6 +381,18 @@ class MessageStore:
             ),
         )
         return [_message(r) for r in rows]
+
+    async def recall(self, message: Message, now_ms: int, events: Sequence[Event]) -> bool:
+        """Mark a message recalled (with its events); False if it already was."""
+        done = await self.db.write(_recall, message.app, message.id, now_ms, events)
+        self.forget(message.id)
+        return done
+
+    async def send_key_age(self, scope: str, key: str) -> int | None:
+        row = await self.db.fetchone(
+            "SELECT created_ms FROM send_keys WHERE scope = ? AND key = ?", (scope, key)
+        )
+        return int(row[0]) if row else None
 
     def forget(self, msg_id: int) -> None:
         self._cache.pop(msg_id, None)

@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from server.core.events import Event
+from server.core.model import Reader
 from server.store import events as event_sql
 from server.store.db import Database
 
@@ -55,14 +56,23 @@ def _save(conn: sqlite3.Connection, conv_id: int, user: str, read_seq: int, read
 
 
 def _newly_read(
-    conn: sqlite3.Connection, conv_id: int, reader: str, old_seq: int, new_seq: int
+    conn: sqlite3.Connection, conv_id: int, reader: str, old_seq: int, new_seq: int, now_ms: int
 ) -> tuple[int, ...]:
+    """Record the move and return the other side's messages it covers that ``reader`` had not
+    read before (by a per-message receipt either)."""
+    if new_seq <= old_seq:
+        return ()
+    conn.execute(
+        "INSERT INTO read_marks (conv_id, user_id, from_seq, to_seq, read_ms) VALUES (?, ?, ?, ?, ?)",
+        (conv_id, reader, old_seq, new_seq, now_ms),
+    )
     return tuple(
         r[0]
         for r in conn.execute(
-            "SELECT id FROM messages WHERE conv_id = ? AND seq > ? AND seq <= ? AND sender != ?"
-            " AND recalled = 0 ORDER BY seq",
-            (conv_id, old_seq, new_seq, reader),
+            "SELECT m.id FROM messages m WHERE m.conv_id = ? AND m.seq > ? AND m.seq <= ?"
+            " AND m.sender != ? AND m.recalled = 0 AND NOT EXISTS (SELECT 1 FROM receipts r"
+            " WHERE r.msg_id = m.id AND r.user_id = ? AND r.read_ms IS NOT NULL) ORDER BY m.seq",
+            (conv_id, old_seq, new_seq, reader, reader),
         )
     )
 
@@ -73,20 +83,26 @@ def _mark_c2c(
     conv_id: int,
     reader: str,
     upto_ms: int,
+    upto_seq: int | None,
     now_ms: int,
     build_events: EventBuilder,
 ) -> ReadChange:
     old_seq, old_ms = _current(conn, conv_id, reader)
-    (upto_seq,) = conn.execute(
-        "SELECT coalesce(max(seq), 0) FROM messages WHERE conv_id = ? AND time_ms <= ?",
-        (conv_id, upto_ms),
-    ).fetchone()
-    read_seq, read_ms = max(old_seq, upto_seq), max(old_ms, upto_ms)
+    if upto_seq is None:
+        (target,) = conn.execute(
+            "SELECT coalesce(max(seq), 0) FROM messages WHERE conv_id = ? AND time_ms <= ?",
+            (conv_id, upto_ms),
+        ).fetchone()
+    else:  # up to a message: its time becomes the read time
+        target, upto_ms = conn.execute(
+            "SELECT seq, time_ms FROM messages WHERE conv_id = ? AND seq = ?", (conv_id, upto_seq)
+        ).fetchone()
+    read_seq, read_ms = max(old_seq, target), max(old_ms, upto_ms)
     _save(conn, conv_id, reader, read_seq, read_ms)
     change = ReadChange(
         read_seq,
         read_ms,
-        _newly_read(conn, conv_id, reader, old_seq, read_seq),
+        _newly_read(conn, conv_id, reader, old_seq, read_seq, now_ms),
         c2c_unread_total(conn, app, reader),
     )
     event_sql.append(conn, app, build_events(change), now_ms)
@@ -109,7 +125,9 @@ def _mark_group(
     target = last_seq if upto_seq is None or upto_seq <= 0 else min(upto_seq, last_seq)
     read_seq = max(old_seq, target)
     _save(conn, conv_id, reader, read_seq, max(old_ms, now_ms))
-    change = ReadChange(read_seq, now_ms, _newly_read(conn, conv_id, reader, old_seq, read_seq), 0)
+    change = ReadChange(
+        read_seq, now_ms, _newly_read(conn, conv_id, reader, old_seq, read_seq, now_ms), 0
+    )
     event_sql.append(conn, app, build_events(change), now_ms)
     return change
 
@@ -126,10 +144,14 @@ class ReadStore:
         upto_ms: int,
         now_ms: int,
         *,
+        upto_seq: int | None = None,
         build_events: EventBuilder,
     ) -> ReadChange:
-        """Move ``reader``'s read position to every message at or before ``upto_ms`` (never back)."""
-        return await self.db.write(_mark_c2c, app, conv_id, reader, upto_ms, now_ms, build_events)
+        """Move ``reader``'s read position to every message at or before ``upto_ms`` (or up to
+        the message ``upto_seq``), never back."""
+        return await self.db.write(
+            _mark_c2c, app, conv_id, reader, upto_ms, upto_seq, now_ms, build_events
+        )
 
     async def mark_group(
         self,
@@ -145,6 +167,31 @@ class ReadStore:
         return await self.db.write(
             _mark_group, app, conv_id, reader, upto_seq, now_ms, build_events
         )
+
+    async def readers(
+        self,
+        msg_id: int,
+        conv_id: int,
+        seq: int,
+        sender: str,
+        *,
+        after: tuple[int, str] | None,
+        limit: int,
+    ) -> list[Reader]:
+        """Who has read a message, by receipt or conversation read, each once with the earliest
+        time, ordered by (time, user) after the key ``after``."""
+        key_ms, key_user = after if after is not None else (-1, "")
+        rows = await self.db.fetchall(
+            "SELECT user_id, min(read_ms) AS t FROM ("
+            " SELECT user_id, read_ms FROM receipts WHERE msg_id = ? AND read_ms IS NOT NULL"
+            " UNION ALL"
+            " SELECT user_id, read_ms FROM read_marks WHERE conv_id = ? AND to_seq >= ?"
+            " AND from_seq < ?"
+            ") WHERE user_id != ? GROUP BY user_id HAVING t > ? OR (t = ? AND user_id > ?)"
+            " ORDER BY t, user_id LIMIT ?",
+            (msg_id, conv_id, seq, seq, sender, key_ms, key_ms, key_user, limit),
+        )
+        return [Reader(r[0], r[1]) for r in rows]
 
     async def position(self, conv_id: int, user: str) -> tuple[int, int]:
         """(read_seq, read_ms) of ``user`` in a conversation; (0, 0) if never read."""

@@ -22,6 +22,7 @@ class ReceiptChange:
     read: int
     receivers: int
     read_ms: int | None  # when this reader read it
+    first_read: bool = False  # newly read, and not covered by an earlier conversation read either
 
 
 EventBuilder = Callable[[Sequence[ReceiptChange]], Sequence[Event]]
@@ -42,12 +43,16 @@ def _mark_read(
             (now_ms, msg_id, reader),
         )
         if cur.rowcount == 1:
-            read, receivers = conn.execute(
+            read, receivers, seq, conv_id = conn.execute(
                 "UPDATE messages SET read_count = read_count + 1 WHERE id = ?"
-                " RETURNING read_count, receivers",
+                " RETURNING read_count, receivers, seq, conv_id",
                 (msg_id,),
             ).fetchone()
-            changes.append(ReceiptChange(msg_id, True, True, read, receivers, now_ms))
+            position = conn.execute(
+                "SELECT read_seq FROM reads WHERE conv_id = ? AND user_id = ?", (conv_id, reader)
+            ).fetchone()
+            first = position is None or seq > position[0]
+            changes.append(ReceiptChange(msg_id, True, True, read, receivers, now_ms, first))
         else:
             read, receivers, read_ms, is_receiver = conn.execute(
                 "SELECT m.read_count, m.receivers, r.read_ms, r.user_id IS NOT NULL FROM messages m"

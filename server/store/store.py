@@ -7,6 +7,7 @@ from server.store.db import Database
 from server.store.events import EventStore
 from server.store.groups import GroupStore
 from server.store.messages import MessageStore
+from server.store.reactions import ReactionStore
 from server.store.reads import ReadStore
 from server.store.receipts import ReceiptStore
 
@@ -20,3 +21,4 @@ class Store:
         self.receipts = ReceiptStore(db)
         self.reads = ReadStore(db)
         self.events = EventStore(db)
+        self.reactions = ReactionStore(db)

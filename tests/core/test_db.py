@@ -145,6 +145,12 @@ async def test_close_finishes_queued_writes(tmp_path: Path) -> None:
         await again.close()
 
 
+MIGRATIONS = sorted(
+    int(p.name.split("_", 1)[0])
+    for p in (Path(__file__).resolve().parents[2] / "server" / "store" / "migrations").glob("*.sql")
+)
+
+
 async def test_migrations_are_idempotent_on_reopen(tmp_path: Path) -> None:
     """Reopening a database applies no migration twice and keeps one version row per file."""
     path = str(tmp_path / "im.sqlite3")
@@ -156,13 +162,13 @@ async def test_migrations_are_idempotent_on_reopen(tmp_path: Path) -> None:
             r[0] for r in await db.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")
         }
         await db.close()
-        assert versions == [1]
+        assert versions == MIGRATIONS
         assert {"accounts", "conversations", "members", "messages", "receipts", "events"} <= tables
     conn = sqlite3.connect(path, isolation_level=None)
     try:
-        assert _migrate(conn) == 1
-        assert _migrate(conn) == 1
-        assert conn.execute("SELECT count(*) FROM schema_version").fetchone()[0] == 1
+        assert _migrate(conn) == MIGRATIONS[-1]
+        assert _migrate(conn) == MIGRATIONS[-1]
+        assert conn.execute("SELECT count(*) FROM schema_version").fetchone()[0] == len(MIGRATIONS)
     finally:
         conn.close()
 
