@@ -29,6 +29,7 @@ class Outcome:
     ok: bool
     status: int | None = None  # HTTP status, if any
     detail: str = ""
+    permanent: bool = False  # a failure that retrying cannot fix: give the event up now
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,7 +40,10 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         """Seconds to wait after the ``attempt``-th failure (1-based)."""
-        return float(min(self.maximum, self.initial * (2 ** (attempt - 1))))
+        # The exponent is capped: 2 ** 1024 overflows a float, and with the defaults (0.5 s
+        # doubling to 60 s for a day) a receiver that stays down reaches attempt ~1440.
+        exponent = min(max(attempt - 1, 0), 64)
+        return float(min(self.maximum, self.initial * 2.0**exponent))
 
 
 class Channel(Protocol):
@@ -83,11 +87,16 @@ class Consumer:
         self._task: asyncio.Task[None] | None = None
         self.delivered = 0
         self.given_up = 0
+        self._cursor: int | None = None
 
     def wake(self) -> None:
         self._wake.set()
 
-    def start(self) -> None:
+    async def start(self) -> None:
+        """Fix the channel's starting point (a new channel starts after the newest event), then
+        run. Awaited before the server takes requests, so no event can slip in between."""
+        self._cursor = await self.events.cursor(self.channel.name, self.clock.now_ms())
+        log.info("outbox channel %s starts after event %d", self.channel.name, self._cursor)
         self._task = asyncio.create_task(self._run(), name=f"outbox:{self.channel.name}")
 
     async def stop(self) -> None:
@@ -99,26 +108,30 @@ class Consumer:
 
     async def _run(self) -> None:
         name = self.channel.name
-        cursor = await self.events.cursor(name, self.clock.now_ms())
-        log.info("outbox channel %s starts after event %d", name, cursor)
+        cursor = self._cursor
         while True:
             self._wake.clear()
             try:
+                if cursor is None:
+                    cursor = await self.events.cursor(name, self.clock.now_ms())
+                    log.info("outbox channel %s starts after event %d", name, cursor)
                 batch = await self.events.after(
                     cursor, app=self.channel.app, types=self.channel.types, limit=self.batch
                 )
+                if not batch:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self._wake.wait(), self.poll)
+                    continue
+                for event in batch:
+                    await self._deliver(event)
+                    cursor = event.id
+                    await self.events.advance(name, cursor, self.clock.now_ms())
             except Exception:
-                log.exception("outbox channel %s cannot read events", name)
+                # The database refused a read or a write (disk full, I/O error...). The channel
+                # must outlive that: it goes on from the last event it finished with (an event
+                # whose outcome could not be recorded is delivered again: at-least-once).
+                log.exception("outbox channel %s: storage error; again in %.1fs", name, self.poll)
                 await asyncio.sleep(self.poll)
-                continue
-            if not batch:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.poll)
-                continue
-            for event in batch:
-                await self._deliver(event)
-                cursor = event.id
-                await self.events.advance(name, cursor, self.clock.now_ms())
 
     async def _deliver(self, event: StoredEvent) -> None:
         channel = self.channel
@@ -127,9 +140,9 @@ class Consumer:
             attempt += 1
             try:
                 outcome = await channel.deliver(event)
-            except Exception as exc:  # a bug in rendering must not stop the channel forever
-                log.exception("channel %s failed on event %d", channel.name, event.id)
-                outcome = Outcome(False, None, f"internal error: {exc!r}")
+            except Exception as exc:  # a bug in rendering must not block the channel
+                log.exception("channel %s cannot deliver event %d", channel.name, event.id)
+                outcome = Outcome(False, None, f"internal error: {exc!r}", permanent=True)
             if outcome is None:
                 return
             now = self.clock.now_ms()
@@ -140,7 +153,7 @@ class Consumer:
                 self.delivered += 1
                 return
             age = (now - event.time_ms) / 1000
-            if age >= channel.retry.give_up_after:
+            if outcome.permanent or age >= channel.retry.give_up_after:
                 self.given_up += 1
                 log.error(
                     "channel %s gives up event %d after %d attempts (%s)",
@@ -174,9 +187,9 @@ class Outbox:
     def add(self, consumer: Consumer) -> None:
         self.consumers.append(consumer)
 
-    def start(self) -> None:
+    async def start(self) -> None:
         for c in self.consumers:
-            c.start()
+            await c.start()
 
     async def stop(self) -> None:
         for c in self.consumers:

@@ -16,6 +16,13 @@ DEFAULT_SDKAPPID = 1400000000
 DEFAULT_SECRET_KEY = "5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e"
 DEFAULT_ADMIN = "administrator"
 
+CALLBACK_COMMANDS = (
+    "Group.CallbackAfterSendMsg",
+    "C2C.CallbackAfterSendMsg",
+    "Group.CallbackAfterReadReceipt",
+    "C2C.CallbackAfterMsgReport",
+)
+
 GROUP_TYPE_ALIASES = {
     "work": "Work",
     "private": "Work",
@@ -54,6 +61,17 @@ class AppSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     receipt_group_cap: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 200
     users: list[str] = msgspec.field(default_factory=list)  # accounts created at start
     callback: CallbackSettings | None = None
+
+    def check(self) -> None:
+        """Raise ValueError naming the first invalid value."""
+        self.normalized_group_types()
+        if self.callback is not None and self.callback.commands is not None:
+            unknown = sorted(set(self.callback.commands) - set(CALLBACK_COMMANDS))
+            if unknown:
+                raise ValueError(
+                    f"unknown callback command(s) {', '.join(unknown)} in apps.callback.commands of "
+                    f"app {self.sdkappid}; known: {', '.join(CALLBACK_COMMANDS)}"
+                )
 
     def normalized_group_types(self) -> list[str]:
         out = []
@@ -96,7 +114,7 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
             if a.sdkappid in seen:
                 raise ValueError(f"app {a.sdkappid} is configured twice")
             seen.add(a.sdkappid)
-            a.normalized_group_types()
+            a.check()
         if not apps:
             raise ValueError("no app is configured (default_app = false and no [[apps]])")
         return apps

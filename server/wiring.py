@@ -66,7 +66,7 @@ class Wiring:
             if app.callback is not None:
                 channel = TimCallbackChannel(app, app.callback, self.http, self.clock)
                 self.outbox.add(Consumer(channel, self.store.events, self.clock))
-        self.outbox.start()
+        await self.outbox.start()
         log.info(
             "ready: apps %s, database %s",
             ", ".join(str(a) for a in self.apps),

@@ -19,18 +19,13 @@ from protocol.tim.ids import format_msg_key
 from server.core.clock import Clock
 from server.core.events import C2CRead, GroupReceipts, MessageSent, StoredEvent, decode_event
 from server.outbox import Outcome, RetryPolicy
-from server.settings import AppSettings, CallbackSettings
+from server.settings import CALLBACK_COMMANDS, AppSettings, CallbackSettings
 from server.tim.convert import from_core, rest_type_name
 
 log = logging.getLogger("server.tim.callbacks")
 
 _encoder = msgspec.json.Encoder()
-ALL_COMMANDS = (
-    "Group.CallbackAfterSendMsg",
-    "C2C.CallbackAfterSendMsg",
-    "Group.CallbackAfterReadReceipt",
-    "C2C.CallbackAfterMsgReport",
-)
+ALL_COMMANDS = CALLBACK_COMMANDS
 
 
 def render(stored: StoredEvent) -> tuple[cb.Callback, str] | None:
@@ -114,7 +109,14 @@ class TimCallbackChannel:
         self.settings = settings
         self.http = http
         self.clock = clock
-        self.commands = frozenset(settings.commands or ALL_COMMANDS)
+        # None sends all four; a list (even an empty one) sends only what it names
+        self.commands = frozenset(ALL_COMMANDS if settings.commands is None else settings.commands)
+        unknown = sorted(self.commands - set(ALL_COMMANDS))
+        if unknown:  # a typo would otherwise silence that callback without a word
+            raise ValueError(
+                f"app {app.sdkappid}: unknown callback command(s) {', '.join(unknown)}; "
+                f"known: {', '.join(ALL_COMMANDS)}"
+            )
         self.retry = RetryPolicy(settings.retry_initial, settings.retry_max, settings.give_up_after)
 
     async def deliver(self, stored: StoredEvent) -> Outcome | None:

@@ -51,17 +51,26 @@ HANDLERS: dict[type[W.Request], WsHandler] = {
 }
 
 
+class _Address(msgspec.Struct):
+    """Just the fields that address a response; everything else in the frame is skipped."""
+
+    cmd: Any = None
+    reqId: Any = None
+
+
+_address_decoder = msgspec.json.Decoder(_Address)
+
+
 def _peek(raw: str | bytes) -> tuple[str, int]:
-    """Best-effort ``cmd`` and ``reqId`` of a frame that failed to decode, to address the error."""
+    """Best-effort ``cmd`` and ``reqId`` of a frame that failed to decode (or is over the size
+    limit), to address the error. Other fields are skipped unparsed, so a big frame costs little."""
     try:
-        obj = msgspec.json.decode(raw)
-    except msgspec.DecodeError:
+        address = _address_decoder.decode(raw)
+    except msgspec.DecodeError:  # not JSON, or not a JSON object
         return "", 0
-    if not isinstance(obj, dict):
-        return "", 0
-    cmd = obj.get("cmd")
-    req = obj.get("reqId")
-    return (cmd if isinstance(cmd, str) else ""), (req if isinstance(req, int) and req >= 0 else 0)
+    cmd, req = address.cmd, address.reqId
+    ok_req = isinstance(req, int) and not isinstance(req, bool) and 0 <= req <= 2**53
+    return (cmd if isinstance(cmd, str) else ""), (req if ok_req else 0)
 
 
 class TimSessions:
@@ -90,18 +99,27 @@ class _Connection:
         self.pending: list[bytes] = []  # responses before login have no queue yet
 
     async def run(self) -> None:
-        settings = self.owner.settings
-        try:
-            first = await asyncio.wait_for(self._receive(), settings.login_timeout)
-        except TimeoutError:
-            await self.ws.close(CLOSE_LOGIN_TIMEOUT, "no login within the login timeout")
-            return
-        raw: str | bytes | None = first
-        while raw is not None:
+        # The login deadline runs from the connection (and from each logout) until a login
+        # succeeds: other frames, refused logins included, do not extend it.
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None
+        while True:
+            if self.caller is None:
+                deadline = deadline or loop.time() + self.owner.settings.login_timeout
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        raw = await self._receive()
+                except TimeoutError:
+                    await self.ws.close(CLOSE_LOGIN_TIMEOUT, "no login within the login timeout")
+                    return
+            else:
+                deadline = None
+                raw = await self._receive()
+            if raw is None:
+                return
             await self._handle(raw)
             if self.push is not None and self.push.closed:
                 return
-            raw = await self._receive()
 
     async def _receive(self) -> str | bytes | None:
         message = await self.ws.receive()
@@ -114,7 +132,7 @@ class _Connection:
         limit = self.owner.settings.max_frame_bytes
         size = len(raw.encode() if isinstance(raw, str) else raw)
         if size > limit:
-            cmd, req_id = "", 0
+            cmd, req_id = _peek(raw)  # every request gets its answer, this one too
             await self._reply(
                 W.Response(
                     cmd=cmd,
@@ -128,7 +146,9 @@ class _Connection:
             request = W.decode_request(raw)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
             cmd, req_id = _peek(raw)
-            if cmd and cmd not in W.COMMANDS:
+            if not isinstance(exc, msgspec.ValidationError):  # not JSON at all
+                desc = f"frame is not valid JSON: {exc}"
+            elif cmd and cmd not in W.COMMANDS:
                 desc = f"unknown command {cmd!r}; known: {', '.join(W.COMMANDS)}"
             elif not cmd:
                 desc = f"not a request frame (need a JSON object with cmd): {exc}"

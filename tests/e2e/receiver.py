@@ -54,11 +54,19 @@ class Hit:
         if command == "C2C.CallbackAfterSendMsg":
             return (command, b["MsgKey"])
         if command == "Group.CallbackAfterReadReceipt":
-            members = tuple(m["Member_Account"] for m in b["GroupMsgReceiptList"][0]["ReadReceiptMembers"])
+            members = tuple(
+                m["Member_Account"] for m in b["GroupMsgReceiptList"][0]["ReadReceiptMembers"]
+            )
             seqs = tuple(i["MsgSeq"] for i in b["GroupMsgReceiptList"])
             return (command, b["GroupId"], members, seqs)
         if command == "C2C.CallbackAfterMsgReport":
-            return (command, b["Report_Account"], b["Peer_Account"], b["LastReadTime"], b["EventTime"])
+            return (
+                command,
+                b["Report_Account"],
+                b["Peer_Account"],
+                b["LastReadTime"],
+                b["EventTime"],
+            )
         return (command, json.dumps(b, sort_keys=True))
 
 
@@ -134,17 +142,17 @@ class Receiver:
         await self.stop()
 
     async def wait_until(
-        self, predicate: Callable[[], bool], *, timeout: float = 5.0, what: str = "a condition"
+        self, predicate: Callable[[], bool], *, within: float = 5.0, what: str = "a condition"
     ) -> None:
         """Return once ``predicate()`` holds; it is checked again after each request arrives."""
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(within):
                 while not predicate():
                     self._changed.clear()
                     await self._changed.wait()
         except TimeoutError:
             seen = "\n".join(f"  {h.status} {h.command} {h.body}" for h in self.hits)
-            raise AssertionError(f"no {what} within {timeout}s; requests:\n{seen}") from None
+            raise AssertionError(f"no {what} within {within}s; requests:\n{seen}") from None
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = json.loads(await request.read())
@@ -182,10 +190,10 @@ class OutboxLog(logging.Handler):
         self.lines.append(record.getMessage())
         self._loop.call_soon_threadsafe(self._changed.set)
 
-    async def wait_for(self, text: str, *, timeout: float = 5.0) -> str:
+    async def wait_for(self, text: str, *, within: float = 5.0) -> str:
         """The first line containing ``text`` (waiting for it to be logged)."""
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(within):
                 while True:
                     for line in self.lines:
                         if text in line:
@@ -194,5 +202,5 @@ class OutboxLog(logging.Handler):
                     await self._changed.wait()
         except TimeoutError:
             raise AssertionError(
-                f"the outbox logged no line with {text!r} within {timeout}s: {self.lines}"
+                f"the outbox logged no line with {text!r} within {within}s: {self.lines}"
             ) from None

@@ -28,7 +28,11 @@ MSG_REPORT = "C2C.CallbackAfterMsgReport"
 
 
 def app(url: str, **callback: Any) -> list[AppSettings]:
-    return [AppSettings(sdkappid=SDKAPPID, secret_key=KEY, callback=CallbackSettings(url=url, **callback))]
+    return [
+        AppSettings(
+            sdkappid=SDKAPPID, secret_key=KEY, callback=CallbackSettings(url=url, **callback)
+        )
+    ]
 
 
 def text_of(body: dict[str, Any]) -> str:
@@ -41,28 +45,52 @@ async def team(admin: TimRestClient, *members: str, group_id: str = "team1") -> 
 
 
 async def send_group(admin: TimRestClient, sender: str, text: str, group_id: str = "team1") -> int:
-    result = await admin.call("group_open_http_svc", "send_group_msg", {
-        "GroupId": group_id, "From_Account": sender, "Random": random.randrange(2**32),
-        "NeedReadReceipt": 1, "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": text}}],
-    })
+    result = await admin.call(
+        "group_open_http_svc",
+        "send_group_msg",
+        {
+            "GroupId": group_id,
+            "From_Account": sender,
+            "Random": random.randrange(2**32),
+            "NeedReadReceipt": 1,
+            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": text}}],
+        },
+    )
     return int(result["MsgSeq"])
 
 
 async def send_c2c(admin: TimRestClient, sender: str, to: str, text: str) -> dict[str, Any]:
-    return await admin.call("openim", "sendmsg", {
-        "From_Account": sender, "To_Account": to, "MsgRandom": random.randrange(2**32),
-        "IsNeedReadReceipt": 1, "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": text}}],
-    })
+    return await admin.call(
+        "openim",
+        "sendmsg",
+        {
+            "From_Account": sender,
+            "To_Account": to,
+            "MsgRandom": random.randrange(2**32),
+            "IsNeedReadReceipt": 1,
+            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": text}}],
+        },
+    )
 
 
-async def group_receipt(admin: TimRestClient, member: str, *seqs: int, group_id: str = "team1") -> None:
-    await admin.call("group_open_http_svc", "group_msg_receipt", {
-        "GroupId": group_id, "From_Account": member, "MsgSeqList": [{"MsgSeq": s} for s in seqs],
-    })
+async def group_receipt(
+    admin: TimRestClient, member: str, *seqs: int, group_id: str = "team1"
+) -> None:
+    await admin.call(
+        "group_open_http_svc",
+        "group_msg_receipt",
+        {
+            "GroupId": group_id,
+            "From_Account": member,
+            "MsgSeqList": [{"MsgSeq": s} for s in seqs],
+        },
+    )
 
 
 async def set_read(admin: TimRestClient, reader: str, peer: str) -> None:
-    await admin.call("openim", "admin_set_msg_read", {"Report_Account": reader, "Peer_Account": peer})
+    await admin.call(
+        "openim", "admin_set_msg_read", {"Report_Account": reader, "Peer_Account": peer}
+    )
 
 
 async def settled_attempts(srv: Running, receiver: Receiver) -> list[Attempt]:
@@ -111,10 +139,14 @@ async def test_group_after_send_msg(tmp_path: Path, receiver: Receiver) -> None:
         assert hit.body["Type"] == "Private"  # a Work group keeps its old REST name
         assert hit.body["From_Account"] == "alice"
     assert (rest.body["MsgSeq"], text_of(rest.body), rest.body["NeedReadReceipt"]) == (
-        rest_seq, "over rest", 1,
+        rest_seq,
+        "over rest",
+        1,
     )
     assert (ws.body["MsgSeq"], ws.body["Random"], ws.body["MsgTime"]) == (
-        ws_msg.seq, ws_msg.random, ws_msg.timestamp,
+        ws_msg.seq,
+        ws_msg.random,
+        ws_msg.timestamp,
     )
     assert (text_of(ws.body), ws.body["NeedReadReceipt"]) == ("over ws", 1)
     assert (plain.body["MsgSeq"], plain.body["NeedReadReceipt"]) == (ws_msg.seq + 1, 0)
@@ -142,7 +174,9 @@ async def test_c2c_after_send_msg(tmp_path: Path, receiver: Receiver) -> None:
     assert (first.body["From_Account"], first.body["MsgKey"]) == ("carol", carol_sent["MsgKey"])
     assert (second.body["From_Account"], second.body["MsgKey"]) == ("alice", alice_sent["MsgKey"])
     assert (third.body["MsgSeq"], third.body["MsgRandom"], third.body["MsgTime"]) == (
-        ws_msg.seq, ws_msg.random, ws_msg.timestamp,
+        ws_msg.seq,
+        ws_msg.random,
+        ws_msg.timestamp,
     )
     # bob's unread over all his C2C conversations: 1 from carol, then 1 + 1, then 1 + 2
     assert [h.body["UnreadMsgNum"] for h in (first, second, third)] == [1, 2, 3]
@@ -160,13 +194,19 @@ async def test_group_after_read_receipt(tmp_path: Path, receiver: Receiver) -> N
                 first = next(m for m in history if m.seq == seq1)
                 before_ms = int(time.time() * 1000)
                 await bob.send_message_read_receipts([first])
-                await receiver.wait_until(lambda: len(receiver.of(READ_RECEIPT)) >= 1, what="a receipt")
+                await receiver.wait_until(
+                    lambda: len(receiver.of(READ_RECEIPT)) >= 1, what="a receipt"
+                )
                 after_ms = int(time.time() * 1000)
                 await group_receipt(admin, "carol", seq1, seq2)
-                await receiver.wait_until(lambda: len(receiver.of(READ_RECEIPT)) >= 2, what="2 receipts")
+                await receiver.wait_until(
+                    lambda: len(receiver.of(READ_RECEIPT)) >= 2, what="2 receipts"
+                )
                 await bob.send_message_read_receipts([first])  # again: nothing changes
             await send_group(admin, "alice", "sentinel")  # delivered after whatever came before
-            await receiver.wait_until(lambda: len(receiver.of(SEND_GROUP)) >= 3, what="the sentinel")
+            await receiver.wait_until(
+                lambda: len(receiver.of(SEND_GROUP)) >= 3, what="the sentinel"
+            )
 
     ws_hit, rest_hit = receiver.of(READ_RECEIPT)
     assert [h.command for h in receiver.delivered].count(READ_RECEIPT) == 2
@@ -175,11 +215,26 @@ async def test_group_after_read_receipt(tmp_path: Path, receiver: Receiver) -> N
     assert (ws_hit.body["GroupId"], ws_hit.body["Type"]) == ("team1", "Private")
     assert before_ms <= ws_hit.body["EventTime"] <= after_ms  # milliseconds
     assert ws_hit.body["GroupMsgReceiptList"] == [
-        {"MsgSeq": seq1, "ReadNum": 1, "UnreadNum": 2, "ReadReceiptMembers": [{"Member_Account": "bob"}]},
+        {
+            "MsgSeq": seq1,
+            "ReadNum": 1,
+            "UnreadNum": 2,
+            "ReadReceiptMembers": [{"Member_Account": "bob"}],
+        },
     ]
     assert rest_hit.body["GroupMsgReceiptList"] == [
-        {"MsgSeq": seq1, "ReadNum": 2, "UnreadNum": 1, "ReadReceiptMembers": [{"Member_Account": "carol"}]},
-        {"MsgSeq": seq2, "ReadNum": 1, "UnreadNum": 2, "ReadReceiptMembers": [{"Member_Account": "carol"}]},
+        {
+            "MsgSeq": seq1,
+            "ReadNum": 2,
+            "UnreadNum": 1,
+            "ReadReceiptMembers": [{"Member_Account": "carol"}],
+        },
+        {
+            "MsgSeq": seq2,
+            "ReadNum": 1,
+            "UnreadNum": 2,
+            "ReadReceiptMembers": [{"Member_Account": "carol"}],
+        },
     ]
 
 
@@ -202,13 +257,32 @@ async def test_c2c_after_msg_report(tmp_path: Path, receiver: Receiver) -> None:
     assert_common_query(rest.query, MSG_REPORT, "RESTAPI")
     assert_common_query(ws.query, MSG_REPORT, "Web")
     assert (rest.body["Report_Account"], rest.body["Peer_Account"], rest.body["UnreadMsgNum"]) == (
-        "bob", "alice", 1,  # carol's message is still unread
+        "bob",
+        "alice",
+        1,  # carol's message is still unread
     )
     assert (ws.body["Report_Account"], ws.body["Peer_Account"], ws.body["UnreadMsgNum"]) == (
-        "bob", "carol", 0,
+        "bob",
+        "carol",
+        0,
     )
     for hit in (rest, ws):
         assert before <= hit.body["LastReadTime"] <= after  # seconds
+
+
+async def test_c2c_message_receipt_fires_no_callback(tmp_path: Path, receiver: Receiver) -> None:
+    """A per-message C2C receipt (c2c_msg_read_receipt) fires no callback: TIM documents none."""
+    async with running_server(tmp_path / "im.sqlite3", apps=app(receiver.url)) as srv:
+        async with srv.admin() as admin:
+            await admin.import_accounts("alice", "bob")
+            sent = await send_c2c(admin, "alice", "bob", "read me")
+            info = {"From_Account": "alice", "To_Account": "bob", "MsgKey": sent["MsgKey"]}
+            body = {"Operator_Account": "bob", "Peer_Account": "alice", "C2CMsgInfo": [info]}
+            await admin.call("openim", "c2c_msg_read_receipt", body)
+            await set_read(admin, "bob", "alice")  # delivered after whatever came before
+        await receiver.wait_until(lambda: len(receiver.of(MSG_REPORT)) >= 1, what="the report")
+
+    assert [h.command for h in receiver.hits] == [SEND_C2C, MSG_REPORT]
 
 
 async def test_sign_and_request_time(tmp_path: Path, receiver: Receiver) -> None:
@@ -266,13 +340,20 @@ async def test_outage_with_errors_then_closed_port(
             await outbox_log.wait_for("ClientConnectorError")
             receiver.status = 200
             await receiver.start()  # the same port
-            await receiver.wait_until(lambda: len(receiver.delivered_keys()) >= 6, what="6 callbacks")
+            await receiver.wait_until(
+                lambda: len(receiver.delivered_keys()) >= 6, what="6 callbacks"
+            )
             keys = receiver.delivered_keys()
             log = await settled_attempts(srv, receiver)
 
     assert all(h.status == 500 for h in receiver.hits[:2])
     assert [k[0] for k in keys] == [
-        SEND_GROUP, SEND_GROUP, SEND_GROUP, READ_RECEIPT, SEND_C2C, MSG_REPORT,
+        SEND_GROUP,
+        SEND_GROUP,
+        SEND_GROUP,
+        READ_RECEIPT,
+        SEND_C2C,
+        MSG_REPORT,
     ]
     assert [k[2] for k in keys[:3]] == seqs
     event_ids = list(dict.fromkeys(a.event_id for a in log if a.ok))
@@ -283,9 +364,7 @@ async def test_outage_with_errors_then_closed_port(
     assert all(a.event_id == event_ids[0] for a in failures)  # the head of the line waited
 
 
-async def test_closed_port_from_the_start(
-    tmp_path: Path, outbox_log: OutboxLog
-) -> None:
+async def test_closed_port_from_the_start(tmp_path: Path, outbox_log: OutboxLog) -> None:
     """Callbacks to a port nobody has listened on yet arrive, in order, once a receiver starts there."""
     receiver = Receiver(closed_port())
     apps = app(receiver.url, **FAST)
@@ -297,13 +376,17 @@ async def test_closed_port_from_the_start(
                 await group_receipt(admin, "bob", seqs[0])
             await outbox_log.wait_for("ClientConnectorError")
             await receiver.start()
-            await receiver.wait_until(lambda: len(receiver.delivered_keys()) >= 4, what="4 callbacks")
+            await receiver.wait_until(
+                lambda: len(receiver.delivered_keys()) >= 4, what="4 callbacks"
+            )
     finally:
         await receiver.stop()
 
     assert receiver.delivered_keys() == [
-        (SEND_GROUP, "team1", seqs[0]), (SEND_GROUP, "team1", seqs[1]),
-        (SEND_GROUP, "team1", seqs[2]), (READ_RECEIPT, "team1", ("bob",), (seqs[0],)),
+        (SEND_GROUP, "team1", seqs[0]),
+        (SEND_GROUP, "team1", seqs[1]),
+        (SEND_GROUP, "team1", seqs[2]),
+        (READ_RECEIPT, "team1", ("bob",), (seqs[0],)),
     ]
 
 
@@ -346,15 +429,20 @@ async def test_pending_callbacks_survive_a_restart(tmp_path: Path, receiver: Rec
         await receiver.wait_until(lambda: len(receiver.delivered_keys()) >= 6, what="6 callbacks")
 
     assert [k[0] for k in receiver.delivered_keys()] == [
-        SEND_GROUP, SEND_GROUP, SEND_GROUP, READ_RECEIPT, READ_RECEIPT, MSG_REPORT,
+        SEND_GROUP,
+        SEND_GROUP,
+        SEND_GROUP,
+        READ_RECEIPT,
+        READ_RECEIPT,
+        MSG_REPORT,
     ]
     bob_hit, carol_hit = receiver.of(READ_RECEIPT)
     assert [(i["MsgSeq"], i["ReadNum"]) for i in bob_hit.body["GroupMsgReceiptList"]] == [
         (s, 1) for s in seqs
     ]
-    assert [(i["MsgSeq"], i["ReadNum"], i["UnreadNum"]) for i in carol_hit.body["GroupMsgReceiptList"]] == [
-        (seqs[1], 2, 0)
-    ]
+    assert [
+        (i["MsgSeq"], i["ReadNum"], i["UnreadNum"]) for i in carol_hit.body["GroupMsgReceiptList"]
+    ] == [(seqs[1], 2, 0)]
     assert all(h.status == 503 for h in receiver.hits if h.status != 200)
 
 

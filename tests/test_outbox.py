@@ -1,0 +1,114 @@
+"""The outbox consumer (server/outbox.py): backoff, and a channel that outlives storage errors."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+from server.core.clock import FakeClock
+from server.core.events import GroupRead, StoredEvent
+from server.outbox import Consumer, Outcome, RetryPolicy
+from server.store import events as event_sql
+from server.store.db import Database
+from server.store.events import EventStore
+
+APP = 1400000000
+
+
+def test_retry_delay_doubles_to_the_maximum_and_never_overflows() -> None:
+    """The delay doubles from `initial` up to `maximum` and stays there however many attempts fail."""
+    policy = RetryPolicy(initial=0.5, maximum=60.0)
+    assert [policy.delay(n) for n in (1, 2, 3, 7, 8)] == [0.5, 1.0, 2.0, 32.0, 60.0]
+    assert policy.delay(1025) == 60.0  # 0.5 * 2 ** 1024 would overflow a float
+    assert policy.delay(10**6) == 60.0
+
+
+class FailingAdvance(EventStore):
+    """Events whose first cursor update fails as a full disk would."""
+
+    failures = 1
+
+    async def advance(self, channel: str, event_id: int, now_ms: int) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise sqlite3.OperationalError("database or disk is full")
+        await super().advance(channel, event_id, now_ms)
+
+
+class QueueChannel:
+    """Delivers every event by putting its id on a queue."""
+
+    name = "test-channel"
+    app: int | None = None
+    types: tuple[str, ...] = ()
+    retry = RetryPolicy(0.01, 0.01)
+
+    def __init__(self) -> None:
+        self.seen: asyncio.Queue[int] = asyncio.Queue()
+
+    async def deliver(self, event: StoredEvent) -> Outcome | None:
+        self.seen.put_nowait(event.id)
+        return Outcome(True, 200, "ok")
+
+
+async def test_consumer_outlives_a_storage_error(tmp_path: Path) -> None:
+    """A cursor update that fails does not stop the channel: later events are still delivered."""
+    clock = FakeClock()
+    db = Database(str(tmp_path / "im.sqlite3"))
+    await db.open()
+    events = FailingAdvance(db)
+    channel = QueueChannel()
+    consumer = Consumer(channel, events, clock, poll=0.01)
+    try:
+        await events.cursor(channel.name, clock.now_ms())  # the channel starts before the events
+        for seq in (1, 2, 3):
+            read = GroupRead(reader="bob", group_id="g", read_seq=seq)
+            await db.write(event_sql.append, APP, [read], clock.now_ms())
+        await consumer.start()
+        async with asyncio.timeout(5):
+            assert [await channel.seen.get() for _ in range(3)] == [1, 2, 3]
+        await consumer.stop()
+        # event 2 was finished with before event 3 was sent; 3 may not be recorded yet
+        assert await events.cursor(channel.name, clock.now_ms()) in (2, 3)
+    finally:
+        try:
+            await consumer.stop()
+        finally:
+            await db.close()
+
+
+class BrokenChannel(QueueChannel):
+    """Fails to render event 1 (a bug), delivers the others."""
+
+    async def deliver(self, event: StoredEvent) -> Outcome | None:
+        if event.id == 1:
+            raise ValueError("cannot render")
+        return await super().deliver(event)
+
+
+async def test_an_event_that_cannot_be_rendered_is_given_up_at_once(tmp_path: Path) -> None:
+    """A channel that raises on an event gives that event up and goes on with the next one."""
+    clock = FakeClock()
+    db = Database(str(tmp_path / "im.sqlite3"))
+    await db.open()
+    events = EventStore(db)
+    channel = BrokenChannel()
+    channel.retry = RetryPolicy(60, 60)  # a retry would block the test: none may happen
+    consumer = Consumer(channel, events, clock, poll=0.01)
+    try:
+        await events.cursor(channel.name, clock.now_ms())
+        for seq in (1, 2):
+            read = GroupRead(reader="bob", group_id="g", read_seq=seq)
+            await db.write(event_sql.append, APP, [read], clock.now_ms())
+        await consumer.start()
+        async with asyncio.timeout(5):
+            assert await channel.seen.get() == 2
+        attempts = await events.attempts(channel.name)
+        assert [(a.event_id, a.detail) for a in reversed(attempts)][:2] == [
+            (1, "internal error: ValueError('cannot render')"),
+            (1, "given up"),
+        ]
+    finally:
+        await consumer.stop()
+        await db.close()
