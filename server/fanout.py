@@ -71,8 +71,10 @@ class PushSession:
 
     async def _drain(self) -> None:
         try:
-            while True:
+            while not self.closed:
                 frame = await self._queue.get()
+                if self.closed:  # cut off meanwhile: what is queued is dropped
+                    break
                 await self._send(frame)
         except asyncio.CancelledError:
             raise

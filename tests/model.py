@@ -157,14 +157,13 @@ class Model:
             raise ModelError(Err.NOT_MEMBER, f"{sender} is not a member of {group_id}")
         rules = self.apps[app]
         state = (
-            need_receipt
-            and rules.flagship
-            and group.receipts
-            and len(group.members) <= rules.cap
+            need_receipt and rules.flagship and group.receipts and len(group.members) <= rules.cap
         )
         group.last_seq += 1
         snapshot = tuple(u for u in group.members if u != sender) if state else ()
-        return self._store(app, group.key, sender, None, group.last_seq, need_receipt, state, snapshot)
+        return self._store(
+            app, group.key, sender, None, group.last_seq, need_receipt, state, snapshot
+        )
 
     def send_c2c(self, app: int, sender: str, receiver: str, need_receipt: bool) -> Msg:
         if sender == receiver:
@@ -172,14 +171,33 @@ class Model:
         key = c2c_key(app, sender, receiver)
         self.c2c_seq[key] = seq = self.c2c_seq.get(key, 0) + 1
         state = need_receipt and self.apps[app].flagship
-        return self._store(app, key, sender, receiver, seq, need_receipt, state, (receiver,) if state else ())
+        return self._store(
+            app, key, sender, receiver, seq, need_receipt, state, (receiver,) if state else ()
+        )
 
     def _store(
-        self, app: int, conv: ConvKey, sender: str, receiver: str | None, seq: int,
-        need_receipt: bool, state: bool, snapshot: tuple[str, ...],
+        self,
+        app: int,
+        conv: ConvKey,
+        sender: str,
+        receiver: str | None,
+        seq: int,
+        need_receipt: bool,
+        state: bool,
+        snapshot: tuple[str, ...],
     ) -> Msg:
-        msg = Msg(len(self.messages), app, conv, sender, receiver, seq, self.now_ms, need_receipt,
-                  state, snapshot)
+        msg = Msg(
+            len(self.messages),
+            app,
+            conv,
+            sender,
+            receiver,
+            seq,
+            self.now_ms,
+            need_receipt,
+            state,
+            snapshot,
+        )
         self.messages.append(msg)
         return msg
 
@@ -260,9 +278,15 @@ class Model:
         if user not in group.members:
             raise ModelError(Err.NOT_MEMBER, f"{user} is not a member of {group_id}")
         return sum(
-            1 for m in self.messages
+            1
+            for m in self.messages
             if m.conv == group.key and m.sender != user and m.seq > group.read_seq[user]
         )
+
+    def peer_read(self, msg: Msg) -> bool:
+        """C2C ``isPeerRead`` (conversation level): the receiver's read time covers the message."""
+        assert msg.receiver is not None
+        return msg.time_ms <= self.c2c_read_ms.get((msg.conv, msg.receiver), 0)
 
     def c2c_unread(self, app: int, user: str) -> dict[str, int]:
         """``{peer: unread}`` over ``user``'s C2C conversations with unread messages."""

@@ -50,7 +50,10 @@ def rest_url(
 
 
 async def post_json(
-    http: httpx.AsyncClient, url: str, body: dict[str, Any] | bytes | None = None, *,
+    http: httpx.AsyncClient,
+    url: str,
+    body: dict[str, Any] | bytes | None = None,
+    *,
     method: str = "POST",
 ) -> dict[str, Any]:
     """Send a REST request and return its body, checking TIM's transport promises on the way:
@@ -119,8 +122,9 @@ class RawWs:
     async def send(self, frame: str | bytes | dict[str, Any]) -> None:
         await self.ws.send(json.dumps(frame) if isinstance(frame, dict) else frame)
 
-    async def recv(self, timeout: float = 5.0) -> dict[str, Any]:
-        async with asyncio.timeout(timeout):
+    async def recv(self, within: float = 5.0) -> dict[str, Any]:
+        """The next frame, which must arrive within ``within`` seconds."""
+        async with asyncio.timeout(within):
             raw = await self.ws.recv(decode=True)
         frame: dict[str, Any] = json.loads(raw)
         return frame
@@ -134,15 +138,21 @@ class RawWs:
                 return got
 
     async def login(self, user: str, sig: str | None = None, req_id: int = 1) -> dict[str, Any]:
+        """Send a login (with an official UserSig unless ``sig`` is given); its response."""
         return await self.request(
-            {"cmd": "login", "reqId": req_id, "sdkAppID": SDKAPPID, "userID": user,
-             "userSig": sig or tencent_sig(user)}
+            {
+                "cmd": "login",
+                "reqId": req_id,
+                "sdkAppID": SDKAPPID,
+                "userID": user,
+                "userSig": sig or tencent_sig(user),
+            }
         )
 
-    async def closed_code(self, timeout: float = 5.0) -> int | None:
+    async def closed_code(self, within: float = 5.0) -> int | None:
         """Read (and drop) frames until the server closes; the close code it sent."""
         with contextlib.suppress(websockets.ConnectionClosed):
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(within):
                 async for _ in self.ws:
                     pass
         return self.ws.close_code
@@ -155,10 +165,12 @@ async def raw_ws(srv: Running, *, rcvbuf: int | None = None) -> AsyncIterator[Ra
     sock = None
     if rcvbuf is not None:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        host, port = srv.base_url.removeprefix("http://").split(":")
-        sock.connect((host, int(port)))
+        sock.setsockopt(
+            socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf
+        )  # before connect: sets the window
         sock.setblocking(False)
+        host, port = srv.base_url.removeprefix("http://").split(":")
+        await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
     ws = await connect(srv.ws_url, sock=sock, compression=None, max_queue=1, max_size=1 << 20)
     try:
         yield RawWs(ws)

@@ -11,7 +11,16 @@ import pytest
 
 from protocol.tim.usersig import gen_usersig
 from tests.harness import KEY, SDKAPPID, Running
-from tests.tim.conftest import ADMIN, OTHER_KEY, assert_fail, now_s, post_json, rest_url, tencent_sig
+from tests.tim.conftest import (
+    ADMIN,
+    OTHER_KEY,
+    assert_fail,
+    now_s,
+    post_json,
+    rest_url,
+    tencent_sig,
+)
+
 
 def _variant(data: bytes) -> str:
     """TIM's base64url variant of ``data``."""
@@ -54,7 +63,9 @@ async def test_expired_usersig_is_70001(srv: Running, http: httpx.AsyncClient) -
         "x" * 9000,  # far longer than any UserSig
     ],
 )
-async def test_garbage_usersig_is_70003(srv: Running, http: httpx.AsyncClient, garbage: str) -> None:
+async def test_garbage_usersig_is_70003(
+    srv: Running, http: httpx.AsyncClient, garbage: str
+) -> None:
     """A usersig that does not decode to a UserSig document is refused with 70003."""
     result = await post_json(http, rest_url(srv, *IMPORT, usersig=garbage), IMPORT_BODY)
     assert_fail(result, 70003)
@@ -94,15 +105,26 @@ async def test_unknown_sdkappid_is_70020(srv: Running, http: httpx.AsyncClient) 
 @pytest.mark.parametrize(
     ("service", "command", "body", "code"),
     [
-        ("openim", "sendmsg", {"To_Account": "alice", "MsgRandom": 1,
-                               "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "x"}}]},
-         90009),
+        (
+            "openim",
+            "sendmsg",
+            {
+                "To_Account": "alice",
+                "MsgRandom": 1,
+                "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "x"}}],
+            },
+            90009,
+        ),
         ("group_open_http_svc", "create_group", {"Type": "Public", "Name": "g"}, 10007),
         ("im_open_login_svc", "account_import", {"UserID": "bob"}, 60010),
     ],
 )
 async def test_non_admin_identifier_is_refused_per_service(
-    srv: Running, http: httpx.AsyncClient, service: str, command: str, body: dict[str, object],
+    srv: Running,
+    http: httpx.AsyncClient,
+    service: str,
+    command: str,
+    body: dict[str, object],
     code: int,
 ) -> None:
     """A valid UserSig of an ordinary user is refused with that service's admin-required code."""
@@ -143,7 +165,7 @@ async def test_malformed_url_parameter_is_60002(
 async def test_other_methods_than_post_are_60002(
     srv: Running, http: httpx.AsyncClient, method: str
 ) -> None:
-    """A REST command called with another method than POST is refused with 60002, in the envelope."""
+    """A REST command called with another method than POST is refused with 60002."""
     result = await post_json(http, rest_url(srv, *IMPORT), IMPORT_BODY, method=method)
     assert_fail(result, 60002)
     assert method in result["ErrorInfo"]

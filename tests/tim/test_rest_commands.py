@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import time
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 from clients.tim_rest import TimRestClient
 from server.core.clock import FakeClock
 from server.settings import AppSettings
-from tests.harness import KEY, SDKAPPID, Running, running_server
+from tests.harness import KEY, SDKAPPID, running_server
 from tests.tim.conftest import Clients, assert_fail, import_users
 
 GROUP = "group_open_http_svc"
@@ -23,7 +24,9 @@ def body(text: str) -> list[dict[str, Any]]:
     return [{"MsgType": "TIMTextElem", "MsgContent": {"Text": text}}]
 
 
-async def fail(admin: TimRestClient, service: str, command: str, req: dict[str, Any], code: int) -> str:
+async def fail(
+    admin: TimRestClient, service: str, command: str, req: dict[str, Any], code: int
+) -> str:
     """Call ``command``, assert it fails with ``code`` and return its ErrorInfo."""
     result = await admin.raw(service, command, req)
     assert_fail(result, code)
@@ -34,27 +37,44 @@ async def send_group(
     admin: TimRestClient, group_id: str, sender: str, text: str = "hi", *, receipt: bool = True
 ) -> dict[str, Any]:
     return await admin.call(
-        GROUP, "send_group_msg",
-        {"GroupId": group_id, "From_Account": sender, "Random": random.randrange(2**32),
-         "MsgBody": body(text), "NeedReadReceipt": int(receipt)},
+        GROUP,
+        "send_group_msg",
+        {
+            "GroupId": group_id,
+            "From_Account": sender,
+            "Random": random.randrange(2**32),
+            "MsgBody": body(text),
+            "NeedReadReceipt": int(receipt),
+        },
     )
 
 
 async def send_c2c(
-    admin: TimRestClient, sender: str, receiver: str, text: str = "hi", *, receipt: bool = True,
+    admin: TimRestClient,
+    sender: str,
+    receiver: str,
+    text: str = "hi",
+    *,
+    receipt: bool = True,
     msg_random: int | None = None,
 ) -> dict[str, Any]:
     return await admin.call(
-        OPENIM, "sendmsg",
-        {"From_Account": sender, "To_Account": receiver,
-         "MsgRandom": random.randrange(2**32) if msg_random is None else msg_random,
-         "MsgBody": body(text), "IsNeedReadReceipt": int(receipt)},
+        OPENIM,
+        "sendmsg",
+        {
+            "From_Account": sender,
+            "To_Account": receiver,
+            "MsgRandom": random.randrange(2**32) if msg_random is None else msg_random,
+            "MsgBody": body(text),
+            "IsNeedReadReceipt": int(receipt),
+        },
     )
 
 
 async def receipt_counts(admin: TimRestClient, group_id: str, *seqs: int) -> list[dict[str, Any]]:
     result = await admin.call(
-        GROUP, "get_group_msg_receipt",
+        GROUP,
+        "get_group_msg_receipt",
         {"GroupId": group_id, "MsgSeqList": [{"MsgSeq": s} for s in seqs]},
     )
     assert (result["ActionStatus"], result["ErrorCode"]) == ("OK", 0)
@@ -62,8 +82,13 @@ async def receipt_counts(admin: TimRestClient, group_id: str, *seqs: int) -> lis
 
 
 async def roam(admin: TimRestClient, a: str, b: str, **extra: Any) -> dict[str, Any]:
-    req = {"Operator_Account": a, "Peer_Account": b, "MaxCnt": 100, "MinTime": 0,
-           "MaxTime": 4_000_000_000} | extra
+    req = {
+        "Operator_Account": a,
+        "Peer_Account": b,
+        "MaxCnt": 100,
+        "MinTime": 0,
+        "MaxTime": 4_000_000_000,
+    } | extra
     return await admin.call(OPENIM, "admin_getroammsg", req)
 
 
@@ -74,8 +99,15 @@ async def detail_pages(
     pages, cursor = [], ""
     for _ in range(100):
         page = await admin.call(
-            GROUP, "get_group_msg_receipt_detail",
-            {"GroupId": group_id, "MsgSeq": seq, "Filter": filter_, "Cursor": cursor, "Count": count},
+            GROUP,
+            "get_group_msg_receipt_detail",
+            {
+                "GroupId": group_id,
+                "MsgSeq": seq,
+                "Filter": filter_,
+                "Cursor": cursor,
+                "Count": count,
+            },
         )
         pages.append(page)
         if page["IsFinish"] == 1:
@@ -94,8 +126,9 @@ def accounts_of(pages: list[dict[str, Any]], filter_: int) -> list[str]:
 async def team(admin: TimRestClient) -> str:
     """A Work group ``team`` of alice (owner), bob, carol and dave."""
     await admin.import_accounts("alice", "bob", "carol", "dave", "erin")
-    return await admin.create_group("Work", "team", ["bob", "carol", "dave"], group_id="team",
-                                    owner="alice")
+    return await admin.create_group(
+        "Work", "team", ["bob", "carol", "dave"], group_id="team", owner="alice"
+    )
 
 
 # -- accounts ---------------------------------------------------------------------------------
@@ -104,8 +137,11 @@ async def team(admin: TimRestClient) -> str:
 async def test_account_import_creates_an_account_once(admin: TimRestClient) -> None:
     """account_import creates an account, and importing it again is still OK."""
     for _ in range(2):
-        result = await admin.call(LOGIN, "account_import",
-                                  {"UserID": "alice", "Nick": "Alice", "FaceUrl": "http://x/a.png"})
+        result = await admin.call(
+            LOGIN,
+            "account_import",
+            {"UserID": "alice", "Nick": "Alice", "FaceUrl": "http://x/a.png"},
+        )
         assert result["ErrorCode"] == 0
     unread = await admin.call(OPENIM, "get_c2c_unread_msg_num", {"To_Account": "alice"})
     assert unread["AllC2CUnreadMsgNum"] == 0
@@ -130,7 +166,9 @@ async def test_multiaccount_import_reports_invalid_ids(admin: TimRestClient) -> 
 
 async def test_multiaccount_import_refuses_more_than_100(admin: TimRestClient) -> None:
     """multiaccount_import with more than 100 accounts is refused at decode."""
-    await fail(admin, LOGIN, "multiaccount_import", {"Accounts": [f"u{i}" for i in range(101)]}, 70402)
+    await fail(
+        admin, LOGIN, "multiaccount_import", {"Accounts": [f"u{i}" for i in range(101)]}, 70402
+    )
 
 
 # -- groups -----------------------------------------------------------------------------------
@@ -142,8 +180,9 @@ async def test_multiaccount_import_refuses_more_than_100(admin: TimRestClient) -
 async def test_create_group_of_each_type(admin: TimRestClient, group_type: str) -> None:
     """create_group makes each group type, with a custom GroupId or a generated @TGS# id."""
     await admin.import_accounts("alice", "bob")
-    custom = await admin.create_group(group_type, "named", ["bob"], group_id=f"custom_{group_type}",
-                                      owner="alice")
+    custom = await admin.create_group(
+        group_type, "named", ["bob"], group_id=f"custom_{group_type}", owner="alice"
+    )
     assert custom == f"custom_{group_type}"
     generated = await admin.create_group(group_type, "anon", ["alice", "bob"])
     generated2 = await admin.create_group(group_type, "anon", ["alice"])
@@ -159,28 +198,36 @@ async def test_create_group_with_a_taken_id_is_10021(admin: TimRestClient) -> No
     """create_group with a GroupId already in use fails with 10021 naming it."""
     await admin.import_accounts("alice")
     await admin.create_group("Public", "one", ["alice"], group_id="dup")
-    info = await fail(admin, GROUP, "create_group",
-                      {"Type": "Work", "Name": "two", "GroupId": "dup"}, 10021)
+    info = await fail(
+        admin, GROUP, "create_group", {"Type": "Work", "Name": "two", "GroupId": "dup"}, 10021
+    )
     assert "dup" in info
 
 
 async def test_create_group_with_unknown_type_or_member_fails(admin: TimRestClient) -> None:
-    """create_group refuses an unknown group Type (10004) and a member that does not exist (10019)."""
+    """create_group refuses an unknown group Type (10004) and an unknown member (10019)."""
     await fail(admin, GROUP, "create_group", {"Type": "Castle", "Name": "x"}, 10004)
-    info = await fail(admin, GROUP, "create_group",
-                      {"Type": "Work", "Name": "x", "MemberList": [{"Member_Account": "ghost"}]},
-                      10019)
+    info = await fail(
+        admin,
+        GROUP,
+        "create_group",
+        {"Type": "Work", "Name": "x", "MemberList": [{"Member_Account": "ghost"}]},
+        10019,
+    )
     assert "ghost" in info
 
 
 async def test_add_group_member_reports_each_result(admin: TimRestClient, team: str) -> None:
-    """add_group_member answers Result 1 for added, 2 for already a member, 0 for unknown accounts."""
+    """add_group_member answers Result 1 for added, 2 for already a member, 0 for unknown."""
     result = await admin.call(
-        GROUP, "add_group_member",
+        GROUP,
+        "add_group_member",
         {"GroupId": team, "MemberList": [{"Member_Account": u} for u in ("erin", "bob", "ghost")]},
     )
     assert [(m["Member_Account"], m["Result"]) for m in result["MemberList"]] == [
-        ("erin", 1), ("bob", 2), ("ghost", 0)
+        ("erin", 1),
+        ("bob", 2),
+        ("ghost", 0),
     ]
     info = await admin.call(GROUP, "get_group_member_info", {"GroupId": team})
     assert info["MemberNum"] == 5
@@ -188,8 +235,9 @@ async def test_add_group_member_reports_each_result(admin: TimRestClient, team: 
 
 async def test_delete_group_member_removes_members(admin: TimRestClient, team: str) -> None:
     """delete_group_member removes the named members; the group shrinks accordingly."""
-    await admin.call(GROUP, "delete_group_member",
-                     {"GroupId": team, "MemberToDel_Account": ["bob", "carol"]})
+    await admin.call(
+        GROUP, "delete_group_member", {"GroupId": team, "MemberToDel_Account": ["bob", "carol"]}
+    )
     info = await admin.call(GROUP, "get_group_member_info", {"GroupId": team})
     assert info["MemberNum"] == 2
     assert {m["Member_Account"] for m in info["MemberList"]} == {"alice", "dave"}
@@ -200,10 +248,16 @@ async def test_destroy_group_then_10010(admin: TimRestClient, team: str) -> None
     await send_group(admin, team, "alice")
     await admin.call(GROUP, "destroy_group", {"GroupId": team})
     await fail(admin, GROUP, "get_group_member_info", {"GroupId": team}, 10010)
-    await fail(admin, GROUP, "send_group_msg",
-               {"GroupId": team, "Random": 1, "MsgBody": body("x")}, 10010)
-    await fail(admin, GROUP, "get_group_msg_receipt",
-               {"GroupId": team, "MsgSeqList": [{"MsgSeq": 1}]}, 10010)
+    await fail(
+        admin, GROUP, "send_group_msg", {"GroupId": team, "Random": 1, "MsgBody": body("x")}, 10010
+    )
+    await fail(
+        admin,
+        GROUP,
+        "get_group_msg_receipt",
+        {"GroupId": team, "MsgSeqList": [{"MsgSeq": 1}]},
+        10010,
+    )
     await fail(admin, GROUP, "destroy_group", {"GroupId": team}, 10010)
 
 
@@ -216,12 +270,14 @@ async def test_get_group_member_info_pages_with_offset_and_limit(admin: TimRestC
     assert everyone["MemberNum"] == 12
     order = [m["Member_Account"] for m in everyone["MemberList"]]
     assert sorted(order) == users
-    page = await admin.call(GROUP, "get_group_member_info",
-                            {"GroupId": group_id, "Offset": 5, "Limit": 4})
+    page = await admin.call(
+        GROUP, "get_group_member_info", {"GroupId": group_id, "Offset": 5, "Limit": 4}
+    )
     assert page["MemberNum"] == 12
     assert [m["Member_Account"] for m in page["MemberList"]] == order[5:9]
-    tail = await admin.call(GROUP, "get_group_member_info",
-                            {"GroupId": group_id, "Offset": 10, "Limit": 4})
+    tail = await admin.call(
+        GROUP, "get_group_member_info", {"GroupId": group_id, "Offset": 10, "Limit": 4}
+    )
     assert [m["Member_Account"] for m in tail["MemberList"]] == order[10:]
 
 
@@ -230,8 +286,6 @@ async def test_get_group_member_info_pages_with_offset_and_limit(admin: TimRestC
 
 async def test_send_group_msg_returns_seq_and_time(admin: TimRestClient, team: str) -> None:
     """send_group_msg answers consecutive MsgSeq numbers and the send time in seconds."""
-    import time
-
     before = int(time.time())
     first = await send_group(admin, team, "alice", "one")
     second = await send_group(admin, team, "bob", "two", receipt=False)
@@ -242,24 +296,32 @@ async def test_send_group_msg_returns_seq_and_time(admin: TimRestClient, team: s
 
 async def test_send_group_msg_by_a_non_member_is_10007(admin: TimRestClient, team: str) -> None:
     """send_group_msg on behalf of an account outside the group fails with 10007."""
-    await fail(admin, GROUP, "send_group_msg",
-               {"GroupId": team, "From_Account": "erin", "Random": 1, "MsgBody": body("x")}, 10007)
+    await fail(
+        admin,
+        GROUP,
+        "send_group_msg",
+        {"GroupId": team, "From_Account": "erin", "Random": 1, "MsgBody": body("x")},
+        10007,
+    )
 
 
 async def test_group_msg_get_simple_lists_newest_first(admin: TimRestClient, team: str) -> None:
-    """group_msg_get_simple lists messages newest first with NeedReadReceipt, paging by ReqMsgSeq."""
+    """group_msg_get_simple lists newest first with NeedReadReceipt, paging by ReqMsgSeq."""
     seqs = []
     for i in range(5):
         sent = await send_group(admin, team, "alice", f"m{i}", receipt=i % 2 == 0)
         seqs.append(sent["MsgSeq"])
     page = await admin.call(GROUP, "group_msg_get_simple", {"GroupId": team, "ReqMsgNumber": 3})
     assert page["GroupId"] == team and page["IsFinished"] == 0
-    got = [(m["MsgSeq"], m["MsgBody"][0]["MsgContent"]["Text"], m["NeedReadReceipt"])
-           for m in page["RspMsgList"]]
+    got = [
+        (m["MsgSeq"], m["MsgBody"][0]["MsgContent"]["Text"], m["NeedReadReceipt"])
+        for m in page["RspMsgList"]
+    ]
     assert got == [(seqs[4], "m4", 1), (seqs[3], "m3", 0), (seqs[2], "m2", 1)]
     assert all(m["From_Account"] == "alice" for m in page["RspMsgList"])
-    rest = await admin.call(GROUP, "group_msg_get_simple",
-                            {"GroupId": team, "ReqMsgNumber": 3, "ReqMsgSeq": seqs[1]})
+    rest = await admin.call(
+        GROUP, "group_msg_get_simple", {"GroupId": team, "ReqMsgNumber": 3, "ReqMsgSeq": seqs[1]}
+    )
     assert [m["MsgSeq"] for m in rest["RspMsgList"]] == [seqs[1], seqs[0]]
     assert rest["IsFinished"] == 1
 
@@ -281,13 +343,19 @@ async def test_group_msg_receipt_changes_counts(admin: TimRestClient, team: str)
     """group_msg_receipt records From_Account's receipt (idempotently) and the counts follow."""
     seq = (await send_group(admin, team, "alice"))["MsgSeq"]
     for _ in range(2):
-        await admin.call(GROUP, "group_msg_receipt",
-                         {"GroupId": team, "From_Account": "bob", "MsgSeqList": [{"MsgSeq": seq}]})
+        await admin.call(
+            GROUP,
+            "group_msg_receipt",
+            {"GroupId": team, "From_Account": "bob", "MsgSeqList": [{"MsgSeq": seq}]},
+        )
     assert await receipt_counts(admin, team, seq) == [
         {"Code": 0, "MsgSeq": seq, "ReadNum": 1, "UnreadNum": 2}
     ]
-    await admin.call(GROUP, "group_msg_receipt",
-                     {"GroupId": team, "From_Account": "carol", "MsgSeqList": [{"MsgSeq": seq}]})
+    await admin.call(
+        GROUP,
+        "group_msg_receipt",
+        {"GroupId": team, "From_Account": "carol", "MsgSeqList": [{"MsgSeq": seq}]},
+    )
     assert (await receipt_counts(admin, team, seq))[0]["ReadNum"] == 2
 
 
@@ -297,12 +365,37 @@ async def test_group_msg_receipt_pushes_to_the_online_sender(
     """A receipt sent over REST reaches the sender's session as onRecvMessageReadReceipts."""
     alice = await clients.login("alice")
     msg = await alice.send_group_message(team, "hello", need_read_receipt=True)
-    await admin.call(GROUP, "group_msg_receipt",
-                     {"GroupId": team, "From_Account": "dave", "MsgSeqList": [{"MsgSeq": msg.seq}]})
+    await admin.call(
+        GROUP,
+        "group_msg_receipt",
+        {"GroupId": team, "From_Account": "dave", "MsgSeqList": [{"MsgSeq": msg.seq}]},
+    )
     receipts = await alice.next_push("onRecvMessageReadReceipts", timeout=5)
     assert [(r.msgID, r.groupID, r.readCount, r.unreadCount) for r in receipts] == [
         (msg.msgID, team, 1, 2)
     ]
+
+
+async def test_receivers_are_snapshotted_at_send_time(admin: TimRestClient, team: str) -> None:
+    """A member who joins after the send is neither read nor unread and its receipt counts for
+    nothing; a member who leaves keeps its place among the unread."""
+    seq = (await send_group(admin, team, "alice"))["MsgSeq"]
+    await admin.call(
+        GROUP, "add_group_member", {"GroupId": team, "MemberList": [{"Member_Account": "erin"}]}
+    )
+    await admin.call(
+        GROUP, "delete_group_member", {"GroupId": team, "MemberToDel_Account": ["dave"]}
+    )
+    await admin.call(
+        GROUP,
+        "group_msg_receipt",
+        {"GroupId": team, "From_Account": "erin", "MsgSeqList": [{"MsgSeq": seq}]},
+    )
+    assert await receipt_counts(admin, team, seq) == [
+        {"Code": 0, "MsgSeq": seq, "ReadNum": 0, "UnreadNum": 3}
+    ]
+    unread = accounts_of(await detail_pages(admin, team, seq, 1, 100), 1)
+    assert sorted(unread) == ["bob", "carol", "dave"]
 
 
 async def test_group_msg_receipt_refusals(admin: TimRestClient, team: str) -> None:
@@ -310,16 +403,35 @@ async def test_group_msg_receipt_refusals(admin: TimRestClient, team: str) -> No
     outside the group (10007) and a sender acknowledging its own message (10062)."""
     seq = (await send_group(admin, team, "alice"))["MsgSeq"]
     many = [{"MsgSeq": s} for s in range(1, 52)]
-    await fail(admin, GROUP, "group_msg_receipt",
-               {"GroupId": team, "From_Account": "bob", "MsgSeqList": many}, 10004)
-    info = await fail(admin, GROUP, "group_msg_receipt",
-                      {"GroupId": team, "From_Account": "bob", "MsgSeqList": [{"MsgSeq": 77}]},
-                      10062)
+    await fail(
+        admin,
+        GROUP,
+        "group_msg_receipt",
+        {"GroupId": team, "From_Account": "bob", "MsgSeqList": many},
+        10004,
+    )
+    info = await fail(
+        admin,
+        GROUP,
+        "group_msg_receipt",
+        {"GroupId": team, "From_Account": "bob", "MsgSeqList": [{"MsgSeq": 77}]},
+        10062,
+    )
     assert "77" in info
-    await fail(admin, GROUP, "group_msg_receipt",
-               {"GroupId": team, "From_Account": "erin", "MsgSeqList": [{"MsgSeq": seq}]}, 10007)
-    await fail(admin, GROUP, "group_msg_receipt",
-               {"GroupId": team, "From_Account": "alice", "MsgSeqList": [{"MsgSeq": seq}]}, 10062)
+    await fail(
+        admin,
+        GROUP,
+        "group_msg_receipt",
+        {"GroupId": team, "From_Account": "erin", "MsgSeqList": [{"MsgSeq": seq}]},
+        10007,
+    )
+    await fail(
+        admin,
+        GROUP,
+        "group_msg_receipt",
+        {"GroupId": team, "From_Account": "alice", "MsgSeqList": [{"MsgSeq": seq}]},
+        10062,
+    )
     assert (await receipt_counts(admin, team, seq))[0]["ReadNum"] == 0
 
 
@@ -328,14 +440,17 @@ async def test_receipt_detail_pages_through_read_and_unread(admin: TimRestClient
     disjoint and their union is exactly the receivers."""
     users = [f"u{i:02d}" for i in range(30)]
     await import_users(admin, users)
-    group_id = await admin.create_group("Public", "thirty", users[1:], group_id="thirty",
-                                        owner=users[0])
+    group_id = await admin.create_group(
+        "Public", "thirty", users[1:], group_id="thirty", owner=users[0]
+    )
     seq = (await send_group(admin, group_id, users[0]))["MsgSeq"]
     readers = users[1:30:3]  # 10 readers
     for reader in readers:
-        await admin.call(GROUP, "group_msg_receipt",
-                         {"GroupId": group_id, "From_Account": reader,
-                          "MsgSeqList": [{"MsgSeq": seq}]})
+        await admin.call(
+            GROUP,
+            "group_msg_receipt",
+            {"GroupId": group_id, "From_Account": reader, "MsgSeqList": [{"MsgSeq": seq}]},
+        )
     read_pages = await detail_pages(admin, group_id, seq, 0, 7)
     unread_pages = await detail_pages(admin, group_id, seq, 1, 7)
     assert [len(p["ReadList"]) for p in read_pages] == [7, 3]
@@ -358,10 +473,16 @@ async def test_receipt_detail_refuses_unknown_seq_and_bad_cursor(
     seq = (await send_group(admin, team, "alice"))["MsgSeq"]
     plain = (await send_group(admin, team, "alice", receipt=False))["MsgSeq"]
     await fail(admin, GROUP, "get_group_msg_receipt_detail", {"GroupId": team, "MsgSeq": 99}, 10062)
-    await fail(admin, GROUP, "get_group_msg_receipt_detail", {"GroupId": team, "MsgSeq": plain},
-               10062)
-    await fail(admin, GROUP, "get_group_msg_receipt_detail",
-               {"GroupId": team, "MsgSeq": seq, "Cursor": "abc"}, 10004)
+    await fail(
+        admin, GROUP, "get_group_msg_receipt_detail", {"GroupId": team, "MsgSeq": plain}, 10062
+    )
+    await fail(
+        admin,
+        GROUP,
+        "get_group_msg_receipt_detail",
+        {"GroupId": team, "MsgSeq": seq, "Cursor": "abc"},
+        10004,
+    )
 
 
 async def test_receipt_detail_count_over_200_is_clamped(tmp_path: Path) -> None:
@@ -403,23 +524,34 @@ async def test_sendmsg_msgkey_is_seq_random_time(admin: TimRestClient) -> None:
 async def test_sendmsg_refuses_unknown_accounts(admin: TimRestClient) -> None:
     """openim sendmsg to an account that does not exist fails with 90003 naming it."""
     await admin.import_accounts("alice")
-    info = await fail(admin, OPENIM, "sendmsg",
-                      {"From_Account": "alice", "To_Account": "ghost", "MsgRandom": 1,
-                       "MsgBody": body("x")}, 90003)
+    info = await fail(
+        admin,
+        OPENIM,
+        "sendmsg",
+        {"From_Account": "alice", "To_Account": "ghost", "MsgRandom": 1, "MsgBody": body("x")},
+        90003,
+    )
     assert "ghost" in info
 
 
 async def test_getroammsg_is_peer_read_after_c2c_receipt(admin: TimRestClient) -> None:
-    """admin_getroammsg shows IsPeerRead 0, then 1 once the receiver's c2c_msg_read_receipt lands."""
+    """admin_getroammsg shows IsPeerRead 0, then 1 after the receiver's c2c_msg_read_receipt."""
     await admin.import_accounts("alice", "bob")
     sent = await send_c2c(admin, "alice", "bob")
     plain = await send_c2c(admin, "alice", "bob", receipt=False)
     before = {m["MsgKey"]: m["IsPeerRead"] for m in (await roam(admin, "alice", "bob"))["MsgList"]}
     assert before == {sent["MsgKey"]: 0, plain["MsgKey"]: 0}
-    await admin.call(OPENIM, "c2c_msg_read_receipt", {
-        "Operator_Account": "bob", "Peer_Account": "alice",
-        "C2CMsgInfo": [{"From_Account": "alice", "To_Account": "bob", "MsgKey": sent["MsgKey"]}],
-    })
+    await admin.call(
+        OPENIM,
+        "c2c_msg_read_receipt",
+        {
+            "Operator_Account": "bob",
+            "Peer_Account": "alice",
+            "C2CMsgInfo": [
+                {"From_Account": "alice", "To_Account": "bob", "MsgKey": sent["MsgKey"]}
+            ],
+        },
+    )
     after = {m["MsgKey"]: m["IsPeerRead"] for m in (await roam(admin, "bob", "alice"))["MsgList"]}
     assert after == {sent["MsgKey"]: 1, plain["MsgKey"]: 0}
 
@@ -432,8 +564,11 @@ async def test_getroammsg_time_window_and_paging(tmp_path: Path) -> None:
         await admin.import_accounts("alice", "bob")
         sent = []
         for i in range(7):
-            sent.append(await send_c2c(admin, "alice" if i % 2 else "bob",
-                                       "bob" if i % 2 else "alice", f"m{i}"))
+            sent.append(
+                await send_c2c(
+                    admin, "alice" if i % 2 else "bob", "bob" if i % 2 else "alice", f"m{i}"
+                )
+            )
             clock.advance(seconds=10)
         times = [s["MsgTime"] for s in sent]
         assert times == sorted(set(times))
@@ -458,9 +593,19 @@ async def test_getroammsg_time_window_and_paging(tmp_path: Path) -> None:
 async def test_getroammsg_refuses_a_reversed_window(admin: TimRestClient) -> None:
     """admin_getroammsg with MinTime after MaxTime fails with a parameter error."""
     await admin.import_accounts("alice", "bob")
-    await fail(admin, OPENIM, "admin_getroammsg",
-               {"Operator_Account": "alice", "Peer_Account": "bob", "MaxCnt": 10,
-                "MinTime": 200, "MaxTime": 100}, 90010)
+    await fail(
+        admin,
+        OPENIM,
+        "admin_getroammsg",
+        {
+            "Operator_Account": "alice",
+            "Peer_Account": "bob",
+            "MaxCnt": 10,
+            "MinTime": 200,
+            "MaxTime": 100,
+        },
+        90010,
+    )
 
 
 async def test_c2c_msg_read_receipt_refusals(admin: TimRestClient) -> None:
@@ -471,19 +616,49 @@ async def test_c2c_msg_read_receipt_refusals(admin: TimRestClient) -> None:
     seq, rnd, t = sent["MsgKey"].split("_")
 
     def req(from_: str, to: str, key: str) -> dict[str, Any]:
-        return {"Operator_Account": "bob", "Peer_Account": "alice",
-                "C2CMsgInfo": [{"From_Account": from_, "To_Account": to, "MsgKey": key}]}
+        return {
+            "Operator_Account": "bob",
+            "Peer_Account": "alice",
+            "C2CMsgInfo": [{"From_Account": from_, "To_Account": to, "MsgKey": key}],
+        }
 
     await fail(admin, OPENIM, "c2c_msg_read_receipt", req("bob", "alice", sent["MsgKey"]), 20001)
     await fail(admin, OPENIM, "c2c_msg_read_receipt", req("carol", "bob", sent["MsgKey"]), 20001)
     for bad in ("not-a-key", "1_2", "a_b_c"):
         info = await fail(admin, OPENIM, "c2c_msg_read_receipt", req("alice", "bob", bad), 90054)
         assert bad in info
-    for unknown in (f"{int(seq) + 5}_{rnd}_{t}", f"{seq}_{int(rnd) ^ 1}_{t}", f"{seq}_{rnd}_{int(t) + 1}"):
-        info = await fail(admin, OPENIM, "c2c_msg_read_receipt", req("alice", "bob", unknown), 20022)
+    for unknown in (
+        f"{int(seq) + 5}_{rnd}_{t}",
+        f"{seq}_{int(rnd) ^ 1}_{t}",
+        f"{seq}_{rnd}_{int(t) + 1}",
+    ):
+        info = await fail(
+            admin, OPENIM, "c2c_msg_read_receipt", req("alice", "bob", unknown), 20022
+        )
         assert unknown in info
     roamed = (await roam(admin, "alice", "bob"))["MsgList"]
     assert [m["IsPeerRead"] for m in roamed] == [0]
+
+
+async def test_c2c_msg_read_receipt_pushes_to_the_online_sender(
+    admin: TimRestClient, clients: Clients
+) -> None:
+    """A C2C receipt sent over REST reaches the sender's session with isPeerRead and userID."""
+    await admin.import_accounts("alice", "bob")
+    alice = await clients.login("alice")
+    sent = await alice.send_c2c_message("bob", "hi", need_read_receipt=True)
+    key = f"{sent.seq}_{sent.random}_{sent.timestamp}"
+    await admin.call(
+        OPENIM,
+        "c2c_msg_read_receipt",
+        {
+            "Operator_Account": "bob",
+            "Peer_Account": "alice",
+            "C2CMsgInfo": [{"From_Account": "alice", "To_Account": "bob", "MsgKey": key}],
+        },
+    )
+    (receipt,) = await alice.next_push("onRecvMessageReadReceipts", timeout=5)
+    assert (receipt.msgID, receipt.userID, receipt.isPeerRead) == (sent.msgID, "bob", True)
 
 
 async def test_admin_set_msg_read_clears_unread(admin: TimRestClient) -> None:
@@ -500,11 +675,15 @@ async def test_admin_set_msg_read_clears_unread(admin: TimRestClient) -> None:
         {"Peer_Account": "carol", "C2CUnreadMsgNum": 1},
         {"Peer_Account": "dave", "C2CUnreadMsgNum": 0},
     ]
-    await admin.call(OPENIM, "admin_set_msg_read", {"Report_Account": "bob", "Peer_Account": "alice"})
+    await admin.call(
+        OPENIM, "admin_set_msg_read", {"Report_Account": "bob", "Peer_Account": "alice"}
+    )
     unread = await admin.call(OPENIM, "get_c2c_unread_msg_num", req)
     assert unread["AllC2CUnreadMsgNum"] == 1
     assert unread["C2CUnreadMsgNumList"][0] == {"Peer_Account": "alice", "C2CUnreadMsgNum": 0}
-    await admin.call(OPENIM, "admin_set_msg_read", {"Report_Account": "bob", "Peer_Account": "carol"})
+    await admin.call(
+        OPENIM, "admin_set_msg_read", {"Report_Account": "bob", "Peer_Account": "carol"}
+    )
     unread = await admin.call(OPENIM, "get_c2c_unread_msg_num", {"To_Account": "bob"})
     assert unread["AllC2CUnreadMsgNum"] == 0
 
@@ -513,10 +692,20 @@ async def test_admin_set_msg_read_refuses_unknown_accounts(admin: TimRestClient)
     """admin_set_msg_read fails with 90008 for an unknown Report_Account, 90003 for an unknown
     Peer_Account; get_c2c_unread_msg_num of an unknown account fails with 90003."""
     await admin.import_accounts("alice")
-    await fail(admin, OPENIM, "admin_set_msg_read",
-               {"Report_Account": "ghost", "Peer_Account": "alice"}, 90008)
-    await fail(admin, OPENIM, "admin_set_msg_read",
-               {"Report_Account": "alice", "Peer_Account": "ghost"}, 90003)
+    await fail(
+        admin,
+        OPENIM,
+        "admin_set_msg_read",
+        {"Report_Account": "ghost", "Peer_Account": "alice"},
+        90008,
+    )
+    await fail(
+        admin,
+        OPENIM,
+        "admin_set_msg_read",
+        {"Report_Account": "alice", "Peer_Account": "ghost"},
+        90003,
+    )
     await fail(admin, OPENIM, "get_c2c_unread_msg_num", {"To_Account": "ghost"}, 90003)
 
 
@@ -525,8 +714,11 @@ async def test_admin_set_msg_read_notifies_the_peer(admin: TimRestClient, client
     await admin.import_accounts("alice", "bob")
     alice = await clients.login("alice")
     await send_c2c(admin, "alice", "bob")
-    await admin.call(OPENIM, "admin_set_msg_read",
-                     {"Report_Account": "bob", "Peer_Account": "alice", "MsgReadTime": 1_900_000_000})
+    await admin.call(
+        OPENIM,
+        "admin_set_msg_read",
+        {"Report_Account": "bob", "Peer_Account": "alice", "MsgReadTime": 1_900_000_000},
+    )
     (receipt,) = await alice.next_push("onRecvC2CReadReceipt", timeout=5)
     assert (receipt.msgID, receipt.userID) == ("", "bob")
     assert receipt.timestamp > 0
@@ -548,14 +740,27 @@ async def test_no_receipt_state_in_avchatroom_and_community(
     pushed = await bob.next_push("onRecvNewMessage", timeout=5)
     assert (pushed.groupID, pushed.seq, pushed.needReadReceipt) == (group_id, seq, True)
     assert pushed.readReceiptCode == 10007
-    history = await admin.call(GROUP, "group_msg_get_simple", {"GroupId": group_id, "ReqMsgNumber": 5})
+    history = await admin.call(
+        GROUP, "group_msg_get_simple", {"GroupId": group_id, "ReqMsgNumber": 5}
+    )
     assert [m["MsgSeq"] for m in history["RspMsgList"]] == [seq]
-    await fail(admin, GROUP, "get_group_msg_receipt",
-               {"GroupId": group_id, "MsgSeqList": [{"MsgSeq": seq}]}, 10007)
-    await fail(admin, GROUP, "get_group_msg_receipt_detail", {"GroupId": group_id, "MsgSeq": seq},
-               10007)
-    await fail(admin, GROUP, "group_msg_receipt",
-               {"GroupId": group_id, "From_Account": "bob", "MsgSeqList": [{"MsgSeq": seq}]}, 10007)
+    await fail(
+        admin,
+        GROUP,
+        "get_group_msg_receipt",
+        {"GroupId": group_id, "MsgSeqList": [{"MsgSeq": seq}]},
+        10007,
+    )
+    await fail(
+        admin, GROUP, "get_group_msg_receipt_detail", {"GroupId": group_id, "MsgSeq": seq}, 10007
+    )
+    await fail(
+        admin,
+        GROUP,
+        "group_msg_receipt",
+        {"GroupId": group_id, "From_Account": "bob", "MsgSeqList": [{"MsgSeq": seq}]},
+        10007,
+    )
 
 
 async def test_group_over_200_members_keeps_no_receipts(
@@ -569,13 +774,21 @@ async def test_group_over_200_members_keeps_no_receipts(
     listener = await clients.login(users[200])
     sent = await send_group(admin, group_id, users[0])
     pushed = await listener.next_push("onRecvNewMessage", timeout=5)
-    assert (pushed.seq, pushed.needReadReceipt, pushed.readReceiptCode) == (sent["MsgSeq"], True, 10060)
+    assert (pushed.seq, pushed.needReadReceipt, pushed.readReceiptCode) == (
+        sent["MsgSeq"],
+        True,
+        10060,
+    )
     assert await receipt_counts(admin, group_id, sent["MsgSeq"]) == [
         {"Code": 10062, "MsgSeq": sent["MsgSeq"], "ReadNum": 0, "UnreadNum": 0}
     ]
-    await fail(admin, GROUP, "group_msg_receipt",
-               {"GroupId": group_id, "From_Account": users[1],
-                "MsgSeqList": [{"MsgSeq": sent["MsgSeq"]}]}, 10062)
+    await fail(
+        admin,
+        GROUP,
+        "group_msg_receipt",
+        {"GroupId": group_id, "From_Account": users[1], "MsgSeqList": [{"MsgSeq": sent["MsgSeq"]}]},
+        10062,
+    )
 
 
 async def test_non_flagship_app_receipt_apis_are_10059(tmp_path: Path) -> None:
@@ -589,16 +802,39 @@ async def test_non_flagship_app_receipt_apis_are_10059(tmp_path: Path) -> None:
         group_id = await admin.create_group("Work", "team", ["alice", "bob"], group_id="team")
         seq = (await send_group(admin, group_id, "alice"))["MsgSeq"]
         c2c = await send_c2c(admin, "alice", "bob")
-        await fail(admin, GROUP, "get_group_msg_receipt",
-                   {"GroupId": group_id, "MsgSeqList": [{"MsgSeq": seq}]}, 10059)
-        await fail(admin, GROUP, "get_group_msg_receipt_detail",
-                   {"GroupId": group_id, "MsgSeq": seq}, 10059)
-        await fail(admin, GROUP, "group_msg_receipt",
-                   {"GroupId": group_id, "From_Account": "bob", "MsgSeqList": [{"MsgSeq": seq}]},
-                   10059)
-        await fail(admin, OPENIM, "c2c_msg_read_receipt", {
-            "Operator_Account": "bob", "Peer_Account": "alice",
-            "C2CMsgInfo": [{"From_Account": "alice", "To_Account": "bob", "MsgKey": c2c["MsgKey"]}],
-        }, 10059)
+        await fail(
+            admin,
+            GROUP,
+            "get_group_msg_receipt",
+            {"GroupId": group_id, "MsgSeqList": [{"MsgSeq": seq}]},
+            10059,
+        )
+        await fail(
+            admin,
+            GROUP,
+            "get_group_msg_receipt_detail",
+            {"GroupId": group_id, "MsgSeq": seq},
+            10059,
+        )
+        await fail(
+            admin,
+            GROUP,
+            "group_msg_receipt",
+            {"GroupId": group_id, "From_Account": "bob", "MsgSeqList": [{"MsgSeq": seq}]},
+            10059,
+        )
+        await fail(
+            admin,
+            OPENIM,
+            "c2c_msg_read_receipt",
+            {
+                "Operator_Account": "bob",
+                "Peer_Account": "alice",
+                "C2CMsgInfo": [
+                    {"From_Account": "alice", "To_Account": "bob", "MsgKey": c2c["MsgKey"]}
+                ],
+            },
+            10059,
+        )
         roamed = (await roam(admin, "alice", "bob"))["MsgList"]
         assert [(m["IsNeedReadReceipt"], m["IsPeerRead"]) for m in roamed] == [(1, 0)]
