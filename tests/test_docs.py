@@ -31,3 +31,25 @@ def test_example_config_loads() -> None:
 
     loaded = settings.load(DOCS.parent / "examples" / "config.toml")
     assert [a.sdkappid for a in loaded.all_apps()] == [1400000000, 1400000001]
+
+
+def test_semantics_links_name_real_tests() -> None:
+    """Every test that docs/semantics.md links to exists (file, and function when named)."""
+    import re
+
+    text = (DOCS / "semantics.md").read_text()
+    tests = DOCS.parent / "tests"
+    missing = []
+    last_file = None
+    for ref in re.findall(r"`((?:[\w/]+\.py)?(?:::\w+)?)`", text):
+        if not ref or ref.endswith(".md"):
+            continue
+        path, _, func = ref.partition("::")
+        if path:
+            last_file = DOCS.parent / path if path.startswith("tests/") else tests / path
+        if last_file is None or not last_file.exists():
+            missing.append(ref)
+            continue
+        if func and not re.search(rf"def {func}\(", last_file.read_text()):
+            missing.append(ref)
+    assert missing == []
