@@ -17,9 +17,14 @@ The rules held here:
   must be a current member, a C2C reader a party), then the reader's own messages and messages
   without receipt state are dropped and an empty remainder is refused. A receipt is idempotent,
   and a reader outside a message's snapshot changes nothing.
+- Looking up counts passes the same checks (but an empty result is fine) and reports only the
+  caller's own messages. A member list is for the sender of a group message with receipt
+  state; it does not need the sender to be a member still (the server's current choice,
+  although counts do need it: an open question, the vendor is silent).
 - Conversation reads are separate from receipts. A group member's unread count is the others'
   messages after its read seq; joining sets the read seq to the group's last seq (unread
-  starts at 0). A C2C unread count is the peer's messages sent after the read time.
+  starts at 0). A C2C unread count is the peer's messages sent after the read time, and the
+  sender sees a message as peer-read when it was sent at or before that time (rules 20, 22).
 """
 
 from __future__ import annotations
@@ -120,6 +125,7 @@ class Model:
         self.messages: list[Msg] = []
         self.c2c_seq: dict[ConvKey, int] = {}
         self.c2c_read_ms: dict[tuple[ConvKey, str], int] = {}
+        self.c2c_read_seq: dict[tuple[ConvKey, str], int] = {}
 
     # -- setup and membership ---------------------------------------------------------------
 
@@ -270,8 +276,11 @@ class Model:
     def mark_c2c_read(self, app: int, user: str, peer: str) -> None:
         if user == peer:
             raise ModelError(Err.INVALID, f"{user} has no conversation with itself")
-        key = (c2c_key(app, user, peer), user)
+        conv = c2c_key(app, user, peer)
+        key = (conv, user)
         self.c2c_read_ms[key] = max(self.c2c_read_ms.get(key, 0), self.now_ms)
+        # the position: every message of the conversation so far (all were sent at or before now)
+        self.c2c_read_seq[key] = max(self.c2c_read_seq.get(key, 0), self.c2c_seq.get(conv, 0))
 
     def group_unread(self, app: int, user: str, group_id: str) -> int:
         group = self.groups[(app, group_id)]
@@ -284,15 +293,16 @@ class Model:
         )
 
     def peer_read(self, msg: Msg) -> bool:
-        """C2C ``isPeerRead`` (conversation level): the receiver's read time covers the message."""
+        """C2C ``isPeerRead`` (conversation level): the receiver's read position covers the
+        message (every message up to the newest one at the read time)."""
         assert msg.receiver is not None
-        return msg.time_ms <= self.c2c_read_ms.get((msg.conv, msg.receiver), 0)
+        return msg.seq <= self.c2c_read_seq.get((msg.conv, msg.receiver), 0)
 
     def c2c_unread(self, app: int, user: str) -> dict[str, int]:
         """``{peer: unread}`` over ``user``'s C2C conversations with unread messages."""
         out: dict[str, int] = {}
         for m in self.messages:
             if m.app == app and not m.is_group and m.receiver == user:
-                if m.time_ms > self.c2c_read_ms.get((m.conv, user), 0):
+                if m.seq > self.c2c_read_seq.get((m.conv, user), 0):
                     out[m.sender] = out.get(m.sender, 0) + 1
         return out

@@ -32,7 +32,7 @@ class HistoryItem:
     read_by_me: (
         bool  # the viewer's own conversation read position covers it (or it is the viewer's)
     )
-    peer_read: bool  # C2C, sender's view: the peer's conversation read time covers it
+    peer_read: bool  # C2C, sender's view: the peer's conversation read position covers it
     receipt_read: int  # per-message receipts: how many receivers have read it
     receipt_unread: int
 
@@ -239,8 +239,8 @@ class Messaging:
             conv.id, before_seq=before_seq, count=count, min_ms=min_ms, max_ms=max_ms
         )
         my_seq, _ = await self.d.store.reads.position(conv.id, viewer)
-        _, peer_ms = await self.d.store.reads.position(conv.id, peer)
-        return await self._items(messages, viewer, my_seq, peer_ms)
+        peer_seq, _ = await self.d.store.reads.position(conv.id, peer)
+        return await self._items(messages, viewer, my_seq, peer_seq)
 
     async def group_history(
         self,
@@ -264,7 +264,7 @@ class Messaging:
         return await self._items(messages, viewer, my_seq, None)
 
     async def _items(
-        self, messages: Sequence[Message], viewer: str, my_seq: int, peer_ms: int | None
+        self, messages: Sequence[Message], viewer: str, my_seq: int, peer_seq: int | None
     ) -> list[HistoryItem]:
         counts = await self.d.store.receipts.counts([m.id for m in messages if m.has_receipts])
         items = []
@@ -274,7 +274,7 @@ class Messaging:
                 HistoryItem(
                     message=m,
                     read_by_me=m.sender == viewer or m.seq <= my_seq,
-                    peer_read=peer_ms is not None and m.sender == viewer and m.time_ms <= peer_ms,
+                    peer_read=peer_seq is not None and m.sender == viewer and m.seq <= peer_seq,
                     receipt_read=read,
                     receipt_unread=receivers - read,
                 )

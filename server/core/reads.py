@@ -52,6 +52,8 @@ class Reads:
         if reader == peer:
             raise CoreError(Reason.INVALID, f"{reader!r} has no conversation with itself")
         upto = now if upto_ms is None or upto_ms > now else upto_ms
+        if upto_seq is not None and upto_seq <= 0:
+            upto_seq = None
         conv_id = await self.d.store.groups.c2c(app, reader, peer, now)
 
         def build(change: ReadChange) -> list[Event]:

@@ -93,10 +93,13 @@ def _mark_c2c(
             "SELECT coalesce(max(seq), 0) FROM messages WHERE conv_id = ? AND time_ms <= ?",
             (conv_id, upto_ms),
         ).fetchone()
-    else:  # up to a message: its time becomes the read time
-        target, upto_ms = conn.execute(
-            "SELECT seq, time_ms FROM messages WHERE conv_id = ? AND seq = ?", (conv_id, upto_seq)
+    else:  # up to a message (clamped to the newest): its time becomes the read time
+        row = conn.execute(
+            "SELECT seq, time_ms FROM messages WHERE conv_id = ? AND seq <= ?"
+            " ORDER BY seq DESC LIMIT 1",
+            (conv_id, upto_seq),
         ).fetchone()
+        target, upto_ms = row if row else (0, 0)
     read_seq, read_ms = max(old_seq, target), max(old_ms, upto_ms)
     _save(conn, conv_id, reader, read_seq, read_ms)
     change = ReadChange(

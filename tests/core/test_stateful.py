@@ -292,10 +292,6 @@ class ReceiptMachine(RuleBasedStateMachine):
             lambda: self.model.mark_c2c_read(app, user, peer),
             lambda: self.core.reads.mark_c2c(app, user, peer),
         )
-        # Known server bug (test_a_c2c_message_in_the_millisecond_of_a_read_mark_is_read_or_not):
-        # leave the read mark's millisecond, so that the machine keeps looking for other bugs.
-        # Remove this line once the bug is fixed.
-        self.advance_time(1)
 
     @rule(ms=st.sampled_from([1, 999, 86_400_000]))
     def advance_time(self, ms: int) -> None:
@@ -425,10 +421,6 @@ def _on_core(scenario: Callable[[Core], Awaitable[None]]) -> None:
     asyncio.run(main())
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: C2C unread counts go by seq, isPeerRead by time (found by the machine)",
-)
 def test_a_c2c_message_in_the_millisecond_of_a_read_mark_is_read_or_not() -> None:
     """A C2C message sent in the same millisecond as, but after, the receiver's read mark is
     either read on both sides (peer-read for the sender, not unread for the receiver) or on
@@ -441,5 +433,19 @@ def test_a_c2c_message_in_the_millisecond_of_a_read_mark_is_read_or_not() -> Non
         peer_read = {item.message.id: item.peer_read for item in history}[sent.message.id]
         unread = (await core.reads.c2c_unread(APP, "u0")).get("u1", 0)
         assert (peer_read, unread) in {(True, 0), (False, 1)}, (peer_read, unread)
+
+    _on_core(scenario)
+
+
+def test_a_c2c_read_up_to_a_seq_without_a_message_fails_cleanly() -> None:
+    """Reading a C2C conversation up to a message number nobody sent is clamped or refused with
+    a CoreError, never a crash."""
+
+    async def scenario(core: Core) -> None:
+        await core.messages.send_c2c(APP, "u1", "u0", BODY)
+        try:
+            await core.reads.mark_c2c(APP, "u0", "u1", upto_seq=5)
+        except CoreError:
+            pass
 
     _on_core(scenario)
