@@ -16,6 +16,7 @@ from collections.abc import Callable
 import msgspec
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
+from websockets.protocol import State
 
 from protocol.tim import elements as el
 from protocol.tim import ws as W
@@ -81,6 +82,7 @@ class Conn:
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Frame]] = {}
         self._reader: asyncio.Task[None] | None = None
+        self._sending: set[asyncio.Task[None]] = set()
         self.on_receipts: PushHandler | None = None
         self.new_message_pushes = 0
         self.receipt_pushes = 0
@@ -91,16 +93,21 @@ class Conn:
     @classmethod
     async def open(cls, url: str, user: str, *, compression: str | None) -> Conn:
         ws = await connect(
-            url, compression=compression, max_size=8 << 20, ping_interval=None,
-            open_timeout=60, close_timeout=5,
+            url,
+            compression=compression,
+            max_size=8 << 20,
+            ping_interval=None,
+            open_timeout=60,
+            close_timeout=5,
         )
         conn = cls(user, ws)
         conn._reader = asyncio.create_task(conn._read_loop())
         return conn
 
     async def login(self, sdkappid: int, user_sig: str) -> None:
-        frame = W.encoder.encode(W.Login(reqId=0, sdkAppID=sdkappid, userID=self.user,
-                                         userSig=user_sig))
+        frame = W.encoder.encode(
+            W.Login(reqId=0, sdkAppID=sdkappid, userID=self.user, userSig=user_sig)
+        )
         await self._roundtrip(b"login", frame, 0)
 
     async def send_group_message(self, group_id: str, text: str) -> str:
@@ -108,29 +115,32 @@ class Conn:
         req_id = next(self._ids)
         frame = W.encoder.encode(
             W.SendMessage(
-                reqId=req_id, groupID=group_id,
+                reqId=req_id,
+                groupID=group_id,
                 message=W.OutgoingMessage(elemList=[el.text(text)], needReadReceipt=True),
             )
         )
         reply = await self._roundtrip(b"sendMessage", frame, req_id)
         return send_result_decoder.decode(reply.data).message.msgID
 
-    def send_receipts_nowait(self, tail: bytes) -> tuple[int, asyncio.Future[Frame]]:
-        """Queue a sendMessageReadReceipts (``tail`` from :func:`msg_ids_tail`) without waiting
-        for the socket; returns its reqId and the future of its response."""
+    def send_receipts_nowait(self, tail: bytes) -> asyncio.Future[Frame]:
+        """Send a sendMessageReadReceipts (``tail`` from :func:`msg_ids_tail`) without ever
+        waiting, so an open-loop scheduler keeps its schedule; returns the response's future."""
         req_id = next(self._ids)
         fut: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
         self._pending[req_id] = fut
         frame = _RECEIPT_HEAD + str(req_id).encode() + tail
-        # websockets writes to the transport synchronously inside send(); the task only awaits
-        # back-pressure, so scheduling it keeps an open-loop sender from ever blocking
-        asyncio.ensure_future(self._send_text(frame, req_id))
-        return req_id, fut
+        if not self._send_now(frame):
+            task = asyncio.ensure_future(self._send_text(frame, req_id))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+        return fut
 
     async def send_receipts(self, tail: bytes) -> Frame:
         req_id = next(self._ids)
-        return await self._roundtrip(b"", _RECEIPT_HEAD + str(req_id).encode() + tail, req_id,
-                                     check=False)
+        return await self._roundtrip(
+            b"", _RECEIPT_HEAD + str(req_id).encode() + tail, req_id, check=False
+        )
 
     async def get_receipts(self, msg_ids: list[str]) -> list[ReceiptItem]:
         req_id = next(self._ids)
@@ -147,6 +157,18 @@ class Conn:
 
     # -- plumbing ---------------------------------------------------------------------------
 
+    def _send_now(self, frame: bytes) -> bool:
+        """Write a text frame synchronously when nothing stands in the way (open, not paused
+        by flow control): ``Connection.send`` does the same two steps, but through an async
+        context manager and, for open-loop use, a task per frame, which cost the generator more
+        than the frame itself. False: take the ordinary path."""
+        ws = self.ws
+        if ws.paused or ws.protocol.state is not State.OPEN:
+            return False
+        ws.protocol.send_text(frame)
+        ws.send_data()
+        return True
+
     async def _send_text(self, frame: bytes, req_id: int) -> None:
         try:
             await self.ws.send(frame, text=True)
@@ -155,13 +177,15 @@ class Conn:
             if fut is not None and not fut.done():
                 fut.set_exception(exc)
 
-    async def _roundtrip(self, cmd: bytes, frame: bytes, req_id: int, *, check: bool = True,
-                         timeout: float = 60.0) -> Frame:
+    async def _roundtrip(
+        self, cmd: bytes, frame: bytes, req_id: int, *, check: bool = True, limit: float = 60.0
+    ) -> Frame:
         fut: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
         self._pending[req_id] = fut
         try:
-            await self.ws.send(frame, text=True)
-            async with asyncio.timeout(timeout):
+            if not self._send_now(frame):
+                await self.ws.send(frame, text=True)
+            async with asyncio.timeout(limit):
                 reply = await fut
         finally:
             self._pending.pop(req_id, None)
@@ -197,8 +221,9 @@ class Conn:
             self.closed_code = self.ws.close_code
             for fut in pending.values():
                 if not fut.done():
-                    fut.set_exception(ConnectionError(f"connection of {self.user} closed "
-                                                      f"({self.closed_code})"))
+                    fut.set_exception(
+                        ConnectionError(f"connection of {self.user} closed ({self.closed_code})")
+                    )
             pending.clear()
 
 

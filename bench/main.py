@@ -9,6 +9,8 @@ import math
 import os
 import platform
 import secrets
+import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -23,7 +25,17 @@ from server.settings import DEFAULT_ADMIN, DEFAULT_SDKAPPID, DEFAULT_SECRET_KEY
 
 # Rough sustained receipts/s, used only to decide how many messages to seed so that readers do
 # not run out during a run (the run warns if they do; raise --messages then).
-EXPECTED_RATE = {1: 4_000, "batch": 20_000}
+EXPECTED_RATE = {1: 5_000, "batch": 12_000}
+
+
+def _rates(text: str) -> list[float]:
+    try:
+        rates = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a rate or list of rates: {text!r}") from None
+    if not rates or any(r <= 0 for r in rates):
+        raise argparse.ArgumentTypeError(f"rates must be positive: {text!r}")
+    return rates
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -32,40 +44,75 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         description="Benchmark read receipts over the TIM WebSocket: memory per connection, "
         "receipt throughput (closed loop) and receipt-to-push latency (open loop).",
     )
-    p.add_argument("--scenario", choices=["all", "throughput", "latency", "memory"],
-                   default="all")
+    p.add_argument("--scenario", choices=["all", "throughput", "latency", "memory"], default="all")
     p.add_argument("--groups", type=int, default=5, help="Work groups (default 5)")
     p.add_argument("--members", type=int, default=200, help="members per group (default 200)")
     p.add_argument("--duration", type=float, default=10.0, help="measured seconds (default 10)")
     p.add_argument("--warmup", type=float, default=3.0, help="seconds before measuring (3)")
-    p.add_argument("--rate", type=float, default=5000.0,
-                   help="latency: receipts/s offered (default 5000)")
-    p.add_argument("--batch", type=int, default=10,
-                   help="throughput: msgIDs per sendMessageReadReceipts call (default 10; "
-                        "a second run with 1 follows unless it is 1)")
-    p.add_argument("--latency-batch", type=int, default=1,
-                   help="latency: msgIDs per call (default 1)")
-    p.add_argument("--inflight", type=int, default=1,
-                   help="throughput: calls in flight per connection (default 1; the server "
-                        "handles one connection's requests in order)")
-    p.add_argument("--messages", type=int, default=0,
-                   help="throughput: messages seeded per group (default: enough for the run)")
-    p.add_argument("--compression", choices=["none", "deflate"], default="none",
-                   help="WebSocket permessage-deflate for the clients (default none)")
+    p.add_argument(
+        "--rate",
+        type=_rates,
+        default=[5000.0],
+        help="latency: receipts/s offered (default 5000); a comma-separated list "
+        "runs the latency scenario once per rate",
+    )
+    p.add_argument(
+        "--batch",
+        type=int,
+        default=10,
+        help="throughput: msgIDs per sendMessageReadReceipts call (default 10; "
+        "a second run with 1 follows unless it is 1)",
+    )
+    p.add_argument(
+        "--latency-batch", type=int, default=1, help="latency: msgIDs per call (default 1)"
+    )
+    p.add_argument(
+        "--inflight",
+        type=int,
+        default=1,
+        help="throughput: calls in flight per connection (default 1; the server "
+        "handles one connection's requests in order)",
+    )
+    p.add_argument(
+        "--messages",
+        type=int,
+        default=0,
+        help="throughput: messages seeded per group (default: enough for the run)",
+    )
+    p.add_argument(
+        "--compression",
+        choices=["none", "deflate"],
+        default="none",
+        help="WebSocket permessage-deflate for the clients (default none)",
+    )
+    p.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="before each measurement, wait up to this long for other processes "
+        "on the machine to go quiet (default 0: don't wait)",
+    )
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
-    p.add_argument("--profile", metavar="PATH",
-                   help="record the server with py-spy during the first throughput window "
-                        "(collapsed stacks; opens in speedscope) and print the top functions")
-    p.add_argument("--server-url", help="use this running server (http://HOST:PORT) instead "
-                                        "of starting one")
-    p.add_argument("--server-pid", type=int,
-                   help="with --server-url: its pid, for memory and CPU figures")
+    p.add_argument(
+        "--profile",
+        metavar="PATH",
+        help="record the server with py-spy during the first throughput window "
+        "(collapsed stacks; opens in speedscope) and print the top functions",
+    )
+    p.add_argument(
+        "--server-url", help="use this running server (http://HOST:PORT) instead of starting one"
+    )
+    p.add_argument(
+        "--server-pid", type=int, help="with --server-url: its pid, for memory and CPU figures"
+    )
     p.add_argument("--server-config", help="TOML config for the started server")
     p.add_argument("--sdkappid", type=int, default=DEFAULT_SDKAPPID)
     p.add_argument("--secret-key", default=DEFAULT_SECRET_KEY)
     p.add_argument("--admin", default=DEFAULT_ADMIN)
-    p.add_argument("--keep", action="store_true",
-                   help="keep the started server's directory (database and log)")
+    p.add_argument(
+        "--keep", action="store_true", help="keep the started server's directory (database and log)"
+    )
     args = p.parse_args(argv)
     if args.members < 2 or args.groups < 1:
         p.error("need at least 1 group of 2 members")
@@ -74,8 +121,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-async def run(args: argparse.Namespace, base_url: str, ws_url: str, pid: int | None,
-              result: dict[str, Any]) -> None:
+async def _quiet(args: argparse.Namespace, pid: int | None) -> None:
+    if args.wait_quiet > 0:
+        waited = await scenarios.wait_quiet(pid, args.wait_quiet)
+        if waited > 1.5:
+            print(f"  waited {waited:.0f} s for the machine to go quiet", file=sys.stderr)
+
+
+def _check_machine(warnings: list[str], what: str, usage: dict[str, Any]) -> None:
+    other = usage.get("other_load_pct", math.nan)
+    if math.isfinite(other) and other > 15:
+        warnings.append(
+            f"{what}: other processes used {other:.0f}% of a core during the window "
+            f"(steal {usage.get('steal_pct', 0):.0f}%): the machine was not quiet, figures "
+            f"are lower than they would be"
+        )
+
+
+async def run(
+    args: argparse.Namespace, base_url: str, ws_url: str, pid: int | None, result: dict[str, Any]
+) -> None:
     tag = secrets.token_hex(3)
     population = pop_mod.Population(
         args.sdkappid, args.secret_key, ws_url, pop_mod.plan(tag, args.groups, args.members)
@@ -84,16 +149,21 @@ async def run(args: argparse.Namespace, base_url: str, ws_url: str, pid: int | N
     compression = "deflate" if args.compression == "deflate" else None
     try:
         t0 = time.monotonic()
-        async with TimRestClient(base_url, args.sdkappid, args.secret_key,
-                                 admin=args.admin) as rest:
+        async with TimRestClient(
+            base_url, args.sdkappid, args.secret_key, admin=args.admin
+        ) as rest:
             await pop_mod.create(rest, population)
         rest_s = time.monotonic() - t0
         rss_before = await scenarios.settle_rss(pid, 1.0) if pid else None
         connect_s = await pop_mod.connect_all(population, compression=compression)
         n = len(population.conns)
+        if pid:
+            scenarios.Usage.thread_names = srv.thread_names(pid, prof_mod.py_spy())
         result["setup"] = {"rest_s": rest_s, "connect_s": connect_s, "connections": n}
-        print(f"setup: {n} users logged in ({rest_s:.1f} s REST, {connect_s:.1f} s connect)",
-              file=sys.stderr)
+        print(
+            f"setup: {n} users logged in ({rest_s:.1f} s REST, {connect_s:.1f} s connect)",
+            file=sys.stderr,
+        )
         if pid and rss_before is not None:
             rss_after = await scenarios.settle_rss(pid, 2.0)
             result["memory"] = {
@@ -120,27 +190,45 @@ async def run(args: argparse.Namespace, base_url: str, ws_url: str, pid: int | N
                 on_window = None
                 if args.profile and i == 0 and pid:
                     recorder = prof_mod.Recorder(pid, Path(args.profile))
+                    started: list[asyncio.Task[bool]] = []
 
-                    def on_window(duration: float, rec: prof_mod.Recorder = recorder) -> None:
-                        asyncio.ensure_future(rec.start(duration))
+                    def on_window(
+                        duration: float,
+                        rec: prof_mod.Recorder = recorder,
+                        started: list[asyncio.Task[bool]] = started,
+                    ) -> None:
+                        started.append(asyncio.ensure_future(rec.start(duration)))
 
-                print(f"throughput k={batch}: seeding {per_group} messages/group, "
-                      f"{args.warmup:g} s warm-up, {args.duration:g} s window", file=sys.stderr)
+                print(
+                    f"throughput k={batch}: seeding {per_group} messages/group, "
+                    f"{args.warmup:g} s warm-up, {args.duration:g} s window",
+                    file=sys.stderr,
+                )
                 tp = await scenarios.throughput(
-                    population, pid=pid, base_url=base_url, batch=batch,
-                    inflight=args.inflight, warmup=args.warmup, duration=args.duration,
-                    per_group=per_group, on_window=on_window,
+                    population,
+                    pid=pid,
+                    base_url=base_url,
+                    batch=batch,
+                    inflight=args.inflight,
+                    warmup=args.warmup,
+                    duration=args.duration,
+                    per_group=per_group,
+                    on_window=on_window,
+                    before=lambda: _quiet(args, pid),
                 )
                 result["throughput"].append(tp)
-                print(f"  {tp['receipts_per_s']:,.0f} receipts/s, {tp['calls_per_s']:,.0f} "
-                      f"calls/s, correctness {'OK' if tp['correctness']['ok'] else 'FAILED'}",
-                      file=sys.stderr)
+                print(
+                    f"  {tp['receipts_per_s']:,.0f} receipts/s, {tp['calls_per_s']:,.0f} "
+                    f"calls/s, correctness {'OK' if tp['correctness']['ok'] else 'FAILED'}",
+                    file=sys.stderr,
+                )
                 if tp["readers_exhausted_before_window_end"]:
                     warnings.append(
                         f"throughput k={batch}: {tp['readers_exhausted_before_window_end']} "
                         f"readers ran out of messages before the window ended; the figure is "
                         f"low, raise --messages (was {per_group})"
                     )
+                _check_machine(warnings, f"throughput k={batch}", tp)
                 if tp["generator_cpu_pct"] > 90:
                     warnings.append(
                         f"throughput k={batch}: the generator used "
@@ -148,53 +236,103 @@ async def run(args: argparse.Namespace, base_url: str, ws_url: str, pid: int | N
                     )
                 if recorder is not None:
                     ok = await recorder.wait()
-                    info: dict[str, Any] = {"scenario": f"throughput k={batch}",
-                                            "path": str(recorder.output)}
+                    info: dict[str, Any] = {
+                        "scenario": f"throughput k={batch}",
+                        "path": str(recorder.output),
+                    }
                     if ok:
                         info |= prof_mod.summarize(recorder.output.read_text())
                     else:
                         info["error"] = recorder.error
                     result["profile"] = info
 
-        if args.scenario in ("all", "latency"):
+        for rate in args.rate if args.scenario in ("all", "latency") else []:
             per_group = scenarios.messages_needed(
-                args.rate, args.warmup + args.duration, population, 1.2
+                rate, args.warmup + args.duration, population, 1.2
             )
-            print(f"latency: {args.rate:g} receipts/s offered, seeding {per_group} "
-                  f"messages/group", file=sys.stderr)
+            print(
+                f"latency: {rate:g} receipts/s offered, seeding {per_group} messages/group",
+                file=sys.stderr,
+            )
             lat = await scenarios.latency(
-                population, pid=pid, base_url=base_url, rate=args.rate,
-                batch=args.latency_batch, warmup=args.warmup, duration=args.duration,
+                population,
+                pid=pid,
+                base_url=base_url,
+                rate=rate,
+                batch=args.latency_batch,
+                warmup=args.warmup,
+                duration=args.duration,
                 per_group=per_group,
+                before=lambda: _quiet(args, pid),
             )
-            result["latency"] = lat
+            result["latency"].append(lat)
+            what = f"latency {rate:g}/s"
+            _check_machine(warnings, what, lat)
             p99 = lat["receipt_to_push"]["p99_ms"]
-            print(f"  achieved {lat['achieved_send_rate']:,.0f}/s, p99 {p99:.1f} ms",
-                  file=sys.stderr)
-            if lat["achieved_send_rate"] < 0.95 * args.rate:
+            print(
+                f"  achieved {lat['achieved_send_rate']:,.0f}/s, p99 {p99:.1f} ms", file=sys.stderr
+            )
+            if lat["ran_out_of_messages_at_s"] is not None:
                 warnings.append(
-                    f"latency: only {lat['achieved_send_rate']:,.0f} of {args.rate:,.0f} "
-                    f"receipts/s were sent (generator could not keep the schedule)"
+                    f"{what}: ran out of seeded messages at {lat['ran_out_of_messages_at_s']:.1f} s"
                 )
-            elif not math.isnan(p99) and lat["achieved_push_rate"] < 0.95 * args.rate:
+            elif lat["achieved_send_rate"] < 0.95 * rate:
                 warnings.append(
-                    f"latency: pushes came back at {lat['achieved_push_rate']:,.0f}/s, below "
-                    f"the offered {args.rate:,.0f}/s: the server is saturated, latency grows "
-                    f"with the backlog"
+                    f"{what}: only {lat['achieved_send_rate']:,.0f} receipts/s were sent "
+                    f"(the generator could not keep the schedule)"
+                )
+            if not math.isnan(p99) and lat["achieved_push_rate"] < 0.95 * rate:
+                warnings.append(
+                    f"{what}: pushes came back at {lat['achieved_push_rate']:,.0f}/s, below "
+                    f"the offered rate: the server is saturated and latency grows with the "
+                    f"backlog"
                 )
         closed = [c for c in population.conns.values() if c.closed]
         if closed:
             codes: dict[str, int] = {}
             for c in closed:
                 codes[str(c.closed_code)] = codes.get(str(c.closed_code), 0) + 1
-            warnings.append(f"{len(closed)} connections were closed by the server during "
-                            f"the run (close codes {codes})")
+            warnings.append(
+                f"{len(closed)} connections were closed by the server during "
+                f"the run (close codes {codes})"
+            )
     finally:
         await pop_mod.close_all(population)
 
 
+def _source_version() -> str:
+    """The commit the server code comes from, and whether server/ or protocol/ differ from it
+    (read-only git queries; "" outside a checkout)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "server", "protocol"],
+            cwd=root,
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return head + (" (server/ or protocol/ modified)" if dirty else "")
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt  # SIGTERM: clean up (stop the server) as for Ctrl-C
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         import uvloop
 
@@ -206,16 +344,29 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {
         "config": {
             k: getattr(args, k)
-            for k in ("scenario", "groups", "members", "duration", "warmup", "rate", "batch",
-                      "latency_batch", "inflight", "messages", "compression")
+            for k in (
+                "scenario",
+                "groups",
+                "members",
+                "duration",
+                "warmup",
+                "rate",
+                "batch",
+                "latency_batch",
+                "inflight",
+                "messages",
+                "compression",
+            )
         },
         "environment": {
             "python": platform.python_version(),
             "cpus": os.cpu_count(),
             "generator_pid": os.getpid(),
             "loop": loop_name,
+            "source": _source_version(),
         },
         "throughput": [],
+        "latency": [],
         "warnings": [],
     }
     server: srv.ServerProcess | None = None

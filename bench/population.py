@@ -66,8 +66,9 @@ async def connect_all(
     now = int(time.time())
 
     async def one(user: str) -> None:
-        sig = usersig.gen_usersig(population.sdkappid, population.secret_key, user,
-                                  expire=86400, now=now)
+        sig = usersig.gen_usersig(
+            population.sdkappid, population.secret_key, user, expire=86400, now=now
+        )
         async with sem:
             conn = await Conn.open(population.ws_url, user, compression=compression)
             population.conns[user] = conn
@@ -79,13 +80,13 @@ async def connect_all(
 
 
 async def close_all(population: Population) -> None:
-    await asyncio.gather(*(c.close() for c in population.conns.values()),
-                         return_exceptions=True)
+    await asyncio.gather(*(c.close() for c in population.conns.values()), return_exceptions=True)
     population.conns.clear()
 
 
-async def seed(population: Population, per_group: int, *, concurrency: int = 8,
-               tag: str = "") -> tuple[list[Sent], float]:
+async def seed(
+    population: Population, per_group: int, *, concurrency: int = 32, tag: str = ""
+) -> tuple[list[Sent], float]:
     """Each group gets ``per_group`` needReadReceipt messages, sent by members in turn (spread
     so that every member sends some). Returns them and the seconds it took. ``concurrency``
     sends are in flight at once: each one fans out to a whole group."""
@@ -108,11 +109,12 @@ async def seed(population: Population, per_group: int, *, concurrency: int = 8,
     return out, time.monotonic() - t0
 
 
-async def wait_new_message_pushes(population: Population, expected: int,
-                                  timeout: float = 30.0) -> int:
+async def wait_new_message_pushes(
+    population: Population, expected: int, limit: float = 30.0
+) -> int:
     """Wait until ``expected`` onRecvNewMessage pushes have arrived in all (or time runs out);
     returns how many did."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + limit
     while True:
         got = sum(c.new_message_pushes for c in population.conns.values())
         if got >= expected or time.monotonic() > deadline:

@@ -38,18 +38,30 @@ class Recorder:
             self.error = "py-spy is not installed (pip install py-spy)"
             return False
         self.proc = await asyncio.create_subprocess_exec(
-            exe, "record", "--pid", str(self.pid), "--duration", str(max(1, round(duration))),
-            "--rate", str(self.rate), "--format", "raw", "--threads", "--nolineno",
-            "--output", str(self.output),
-            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
+            exe,
+            "record",
+            "--pid",
+            str(self.pid),
+            "--duration",
+            str(max(1, round(duration))),
+            "--rate",
+            str(self.rate),
+            "--format",
+            "raw",
+            "--threads",
+            "--nolineno",
+            "--output",
+            str(self.output),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
         )
         return True
 
-    async def wait(self, timeout: float = 30.0) -> bool:
+    async def wait(self, limit: float = 30.0) -> bool:
         if self.proc is None:
             return False
         try:
-            _, err = await asyncio.wait_for(self.proc.communicate(), timeout)
+            _, err = await asyncio.wait_for(self.proc.communicate(), limit)
         except TimeoutError:
             self.proc.kill()
             await self.proc.wait()
@@ -60,6 +72,16 @@ class Recorder:
             return False
         return self.output.exists()
 
+
+# Leaf frames that are threads blocked in a C-level queue wait, which py-spy's idle detection
+# does not recognise: the group-commit writer and aiosqlite's worker waiting for work. /proc
+# shows these threads near idle when they sit here, so their samples are not CPU.
+WAIT_LEAVES = frozenset(
+    {
+        "Database._run_writer (server/store/db.py)",
+        "_connection_worker_thread (aiosqlite/core.py)",
+    }
+)
 
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*)\)$")
 
@@ -78,9 +100,11 @@ def _short(frame: str) -> str:
 def summarize(raw: str, top: int = 15) -> dict[str, Any]:
     """Top functions by self and inclusive samples, overall and per thread."""
     total = 0
+    waiting = 0
     self_c: Counter[str] = Counter()
     incl_c: Counter[str] = Counter()
     threads: Counter[str] = Counter()
+    per_thread_incl: dict[str, Counter[str]] = {}
     for line in raw.splitlines():
         stack, _, count_s = line.rpartition(" ")
         if not stack or not count_s.isdigit():
@@ -88,20 +112,34 @@ def summarize(raw: str, top: int = 15) -> dict[str, Any]:
         n = int(count_s)
         frames = stack.split(";")
         thread = next((f for f in frames if f.startswith("thread ")), "?")
+        thread = thread.split(": ", 1)[-1]
         code = [_short(f) for f in frames if not f.startswith(("thread ", "process "))]
+        if code and code[-1] in WAIT_LEAVES:
+            waiting += n
+            continue
         total += n
         threads[thread] += n
         if code:
             self_c[code[-1]] += n
+            mine = per_thread_incl.setdefault(thread, Counter())
             for f in set(code):
                 incl_c[f] += n
+                mine[f] += n
+    # frames on (nearly) every stack of their thread (runpy, Runner.run, Thread.run ...) say
+    # nothing about where the time goes: leave them out of the inclusive ranking
+    roots = {f for t, c in per_thread_incl.items() for f, v in c.items() if v >= 0.9 * threads[t]}
+    for f in roots:
+        del incl_c[f]
+    own = Counter({f: v for f, v in incl_c.items() if "(server/" in f or "(protocol/" in f})
 
     def pct(c: Counter[str]) -> list[tuple[str, float]]:
         return [(k, 100 * v / total) for k, v in c.most_common(top)] if total else []
 
     return {
         "samples": total,
+        "waiting_samples_dropped": waiting,
         "threads": pct(threads),
         "self": pct(self_c),
         "inclusive": pct(incl_c),
+        "inclusive_server_code": pct(own),
     }

@@ -26,9 +26,25 @@ def _table(rows: list[tuple[str, str]]) -> list[str]:
     return [f"  {k.ljust(width)}  {v}" for k, v in rows]
 
 
+def _threads(d: dict[str, Any]) -> str:
+    threads = d.get("server_thread_cpu_pct") or {}
+    if not threads:
+        return ""
+    return " (" + ", ".join(f"{k} {v:.0f}%" for k, v in threads.items()) + ")"
+
+
+def _machine(d: dict[str, Any], cpus: int) -> str:
+    return (
+        f"{_f(d.get('machine_busy_pct'), 0)}% busy of {cpus * 100}%; other processes "
+        f"{_f(d.get('other_load_pct'), 0)}%, steal {_f(d.get('steal_pct'), 0)}%"
+    )
+
+
 def _lat(s: dict[str, Any]) -> str:
-    return (f"p50 {_f(s['p50_ms'], 2)}  p90 {_f(s['p90_ms'], 2)}  p99 {_f(s['p99_ms'], 2)}  "
-            f"max {_f(s['max_ms'], 2)} ms  (n={_f(s['count'])})")
+    return (
+        f"p50 {_f(s['p50_ms'], 2)}  p90 {_f(s['p90_ms'], 2)}  p99 {_f(s['p99_ms'], 2)}  "
+        f"max {_f(s['max_ms'], 2)} ms  (n={_f(s['count'])})"
+    )
 
 
 def render(result: dict[str, Any]) -> str:
@@ -43,87 +59,132 @@ def render(result: dict[str, Any]) -> str:
     out.append(
         f"server {env.get('server', '?')} (pid {env.get('server_pid') or '?'}), generator pid "
         f"{env['generator_pid']} ({env['loop']}), {env['cpus']} CPUs, Python {env['python']}"
+        + (f", code {env['source']}" if env.get("source") else "")
     )
     out.append("=" * 78)
     setup = result.get("setup", {})
     if setup:
         out.append("Setup")
-        out += _table([
-            ("REST accounts + groups", f"{_f(setup.get('rest_s'), 2)} s"),
-            ("connect + login all", f"{_f(setup.get('connect_s'), 2)} s "
-                                    f"({_f(setup.get('connections'))} connections)"),
-        ])
+        out += _table(
+            [
+                ("REST accounts + groups", f"{_f(setup.get('rest_s'), 2)} s"),
+                (
+                    "connect + login all",
+                    f"{_f(setup.get('connect_s'), 2)} s "
+                    f"({_f(setup.get('connections'))} connections)",
+                ),
+            ]
+        )
     mem = result.get("memory")
     if mem:
         out.append("Memory (server VmRSS)")
-        out += _table([
-            ("before connections", f"{_f(mem['rss_before_kb'])} KB"),
-            ("after connections", f"{_f(mem['rss_after_kb'])} KB  "
-                                  f"({_f(mem['connections'])} logged in, compression "
-                                  f"{mem['compression']})"),
-            ("per connection", f"{_f(mem['per_connection_kb'], 1)} KB"),
-        ])
+        out += _table(
+            [
+                ("before connections", f"{_f(mem['rss_before_kb'])} KB"),
+                (
+                    "after connections",
+                    f"{_f(mem['rss_after_kb'])} KB  "
+                    f"({_f(mem['connections'])} logged in, compression "
+                    f"{mem['compression']})",
+                ),
+                ("per connection", f"{_f(mem['per_connection_kb'], 1)} KB"),
+            ]
+        )
     for tp in result.get("throughput", []):
         c = tp["correctness"]
-        out.append(f"Throughput, closed loop, batch k={tp['batch']} msgIDs/call, "
-                   f"{tp['connections']} connections x {tp['inflight_per_connection']} in flight")
-        out += _table([
-            ("seeding", f"{tp['seeding']['messages']} messages in "
-                        f"{_f(tp['seeding']['seconds'], 2)} s ({_f(tp['seeding']['messages_per_s'])}"
-                        f" msg/s, each pushed to {cfg['members'] - 1}); pushes "
-                        f"{_f(tp['seeding']['pushes_received'])}/"
-                        f"{_f(tp['seeding']['pushes_expected'])}"),
-            ("receipts/s", f"{_f(tp['receipts_per_s'], 0)}  over {_f(tp['window_s'], 2)} s"),
-            ("calls/s", f"{_f(tp['calls_per_s'], 0)}"),
-            ("call round trip", _lat(tp["call_rtt"])),
-            ("server CPU", f"{_f(tp['server_cpu_pct'])}% of one core, "
-                           f"{_f(tp['server_cpu_us_per_receipt'])} us/receipt"),
-            ("generator CPU", f"{_f(tp['generator_cpu_pct'])}% of one core"),
-            ("group commit", f"{_f(tp['units_per_commit'])} units/commit, "
-                             f"{_f(tp['write_units_per_s'], 0)} units/s"),
-            ("errors", f"{_f(tp['total_error_calls'])} error replies, "
-                       f"{_f(tp['broken_connections'])} broken connections"
-                       + (f": {tp['errors']}" if tp["errors"] else "")),
-            ("readers out of work", f"{_f(tp['readers_exhausted_before_window_end'])} before "
-                                    f"the window ended"),
-            ("correctness", ("OK" if c["ok"] else "FAILED")
-             + f": {_f(c['messages_checked'])} messages, {_f(c['count_mismatches'])} count "
-               f"mismatches, {_f(c['messages_with_wrong_pushes'])} with wrong pushes; "
-               f"{_f(tp['push_items_received'])}/{_f(tp['total_ok_receipts'])} push items"),
-        ])
+        out.append(
+            f"Throughput, closed loop, batch k={tp['batch']} msgIDs/call, "
+            f"{tp['connections']} connections x {tp['inflight_per_connection']} in flight"
+        )
+        out += _table(
+            [
+                (
+                    "seeding",
+                    f"{tp['seeding']['messages']} messages in "
+                    f"{_f(tp['seeding']['seconds'], 2)} s ({_f(tp['seeding']['messages_per_s'])}"
+                    f" msg/s, each pushed to {cfg['members'] - 1}); pushes "
+                    f"{_f(tp['seeding']['pushes_received'])}/"
+                    f"{_f(tp['seeding']['pushes_expected'])}; server CPU "
+                    f"{_f(tp['seeding']['server_cpu_pct'])}%",
+                ),
+                ("receipts/s", f"{_f(tp['receipts_per_s'], 0)}  over {_f(tp['window_s'], 2)} s"),
+                ("calls/s", f"{_f(tp['calls_per_s'], 0)}"),
+                ("call round trip", _lat(tp["call_rtt"])),
+                (
+                    "server CPU",
+                    f"{_f(tp['server_cpu_pct'])}% of one core, "
+                    f"{_f(tp['server_cpu_us_per_receipt'])} us/receipt" + _threads(tp),
+                ),
+                ("generator CPU", f"{_f(tp['generator_cpu_pct'])}% of one core"),
+                ("machine", _machine(tp, env["cpus"])),
+                (
+                    "group commit",
+                    f"{_f(tp['units_per_commit'])} units/commit, "
+                    f"{_f(tp['write_units_per_s'], 0)} units/s",
+                ),
+                (
+                    "errors",
+                    f"{_f(tp['total_error_calls'])} error replies, "
+                    f"{_f(tp['broken_connections'])} broken connections"
+                    + (f": {tp['errors']}" if tp["errors"] else ""),
+                ),
+                (
+                    "readers out of work",
+                    f"{_f(tp['readers_exhausted_before_window_end'])} before the window ended",
+                ),
+                (
+                    "correctness",
+                    ("OK" if c["ok"] else "FAILED")
+                    + f": {_f(c['messages_checked'])} messages, {_f(c['count_mismatches'])} count "
+                    f"mismatches, {_f(c['messages_with_wrong_pushes'])} with wrong pushes; "
+                    f"{_f(tp['push_items_received'])}/{_f(tp['total_ok_receipts'])} push items",
+                ),
+            ]
+        )
         if c["examples"]:
             out += ["    " + e for e in c["examples"]]
-    lat = result.get("latency")
-    if lat:
-        out.append(f"Latency, open loop, {_f(lat['rate_offered'], 0)} receipts/s offered, "
-                   f"k={lat['batch']}: sendMessageReadReceipts -> sender's push")
-        out += _table([
-            ("achieved", f"{_f(lat['achieved_send_rate'], 0)} receipts/s sent, "
-                         f"{_f(lat['achieved_push_rate'], 0)} push items/s received"),
-            ("receipt -> push", _lat(lat["receipt_to_push"])),
-            ("  from scheduled time", _lat(lat["receipt_to_push_from_schedule"])),
-            ("scheduler lag", _lat(lat["scheduler_lag"])),
-            ("server CPU", f"{_f(lat.get('server_cpu_pct'))}% of one core"),
-            ("generator CPU", f"{_f(lat.get('generator_cpu_pct'))}% of one core"),
-            ("missing / unmatched", f"{_f(lat['in_window_missing_pushes'])} pushes missing, "
-                                    f"{_f(lat['unmatched_push_items'])} unmatched, "
-                                    f"{_f(lat['error_calls'])} error replies"
-                                    + (f": {lat['errors']}" if lat["errors"] else "")),
-        ])
-        if lat["ran_out_of_messages_at_s"] is not None:
-            out.append(f"  WARNING: ran out of messages at {lat['ran_out_of_messages_at_s']:.1f} s")
+    for lat in result.get("latency", []):
+        out.append(
+            f"Latency, open loop, {_f(lat['rate_offered'], 0)} receipts/s offered, "
+            f"k={lat['batch']}: sendMessageReadReceipts -> sender's push"
+        )
+        out += _table(
+            [
+                (
+                    "achieved",
+                    f"{_f(lat['achieved_send_rate'], 0)} receipts/s sent, "
+                    f"{_f(lat['achieved_push_rate'], 0)} push items/s received",
+                ),
+                ("receipt -> push", _lat(lat["receipt_to_push"])),
+                ("  from scheduled time", _lat(lat["receipt_to_push_from_schedule"])),
+                ("scheduler lag", _lat(lat["scheduler_lag"])),
+                ("server CPU", f"{_f(lat.get('server_cpu_pct'))}% of one core" + _threads(lat)),
+                ("generator CPU", f"{_f(lat.get('generator_cpu_pct'))}% of one core"),
+                ("machine", _machine(lat, env["cpus"])),
+                (
+                    "missing / unmatched",
+                    f"{_f(lat['in_window_missing_pushes'])} pushes missing, "
+                    f"{_f(lat['unmatched_push_items'])} unmatched, "
+                    f"{_f(lat['error_calls'])} error replies"
+                    + (f": {lat['errors']}" if lat["errors"] else ""),
+                ),
+            ]
+        )
     prof = result.get("profile")
     if prof:
         out.append(f"Server profile (py-spy, {prof.get('scenario')}): {prof.get('path')}")
         if prof.get("error"):
             out.append(f"  {prof['error']}")
         else:
-            out.append(f"  {prof['samples']} samples; by thread: "
-                       + ", ".join(f"{k} {v:.0f}%" for k, v in prof["threads"]))
+            out.append(
+                f"  {prof['samples']} samples ({prof['waiting_samples_dropped']} of "
+                f"threads waiting for work left out); by thread: "
+                + ", ".join(f"{k} {v:.0f}%" for k, v in prof["threads"])
+            )
             out.append("  top self time:")
             out += [f"    {v:5.1f}%  {k}" for k, v in prof["self"]]
-            out.append("  top inclusive time:")
-            out += [f"    {v:5.1f}%  {k}" for k, v in prof["inclusive"]]
+            out.append("  top inclusive time, server code (server/, protocol/):")
+            out += [f"    {v:5.1f}%  {k}" for k, v in prof["inclusive_server_code"]]
     warnings = result.get("warnings", [])
     problems = result.get("server_log_problems", [])
     if warnings or problems:

@@ -12,9 +12,9 @@ import asyncio
 import math
 import time
 from collections import defaultdict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from bench import server as srv
 from bench.client import Conn, Frame, decode_receipts, msg_ids_tail
@@ -51,33 +51,62 @@ class Usage:
     gen_cpu: float
     write_batches: int
     write_units: int
+    threads: dict[int, float]
+    machine_busy: float
+    machine_steal: float
+
+    thread_names: ClassVar[dict[int, str]] = {}  # filled once the server's threads exist
 
     @classmethod
     async def take(cls, pid: int | None, base_url: str) -> Usage:
+        """Time and CPU figures are read at once (before any await), so counters read just
+        before this call line up with them; the server's write statistics follow a moment
+        later (an HTTP request to a busy server)."""
+        t = time.monotonic()
+        server_cpu = srv.cpu_seconds(pid) if pid else math.nan
+        gen_cpu = time.process_time()
+        threads = srv.thread_cpu_seconds(pid) if pid else {}
+        busy, steal = srv.machine_cpu_seconds()
         stats = await asyncio.to_thread(srv.healthz, base_url)
         return cls(
-            time.monotonic(),
-            srv.cpu_seconds(pid) if pid else math.nan,
-            time.process_time(),
+            t,
+            server_cpu,
+            gen_cpu,
             int(stats.get("write_batches", 0)),
             int(stats.get("write_units", 0)),
+            threads,
+            busy,
+            steal,
         )
 
-    def since(self, before: Usage) -> dict[str, float]:
+    def since(self, before: Usage) -> dict[str, Any]:
         dt = self.t - before.t
         units = self.write_units - before.write_units
         batches = self.write_batches - before.write_batches
+        threads: dict[str, float] = {}
+        for tid, cpu in self.threads.items():
+            used = 100 * (cpu - before.threads.get(tid, 0.0)) / dt
+            name = self.thread_names.get(tid, f"thread {tid}")
+            if used >= 0.5:
+                threads[name] = threads.get(name, 0.0) + used
+        server = 100 * (self.server_cpu - before.server_cpu) / dt
+        gen = 100 * (self.gen_cpu - before.gen_cpu) / dt
+        busy = 100 * (self.machine_busy - before.machine_busy) / dt
         return {
-            "server_cpu_pct": 100 * (self.server_cpu - before.server_cpu) / dt,
-            "generator_cpu_pct": 100 * (self.gen_cpu - before.gen_cpu) / dt,
+            "server_cpu_pct": server,
+            "server_thread_cpu_pct": dict(sorted(threads.items(), key=lambda kv: -kv[1])),
+            "generator_cpu_pct": gen,
+            # everything else the machine ran meanwhile, in % of one core (other users' work,
+            # the kernel's softirq share of loopback traffic not charged to either process)
+            "machine_busy_pct": busy,
+            "other_load_pct": busy - server - (gen if math.isfinite(gen) else 0),
+            "steal_pct": 100 * (self.machine_steal - before.machine_steal) / dt,
             "write_units_per_s": units / dt,
             "units_per_commit": units / batches if batches else math.nan,
         }
 
 
-def receivers_work(
-    population: Population, sent: list[Sent]
-) -> dict[str, list[str]]:
+def receivers_work(population: Population, sent: list[Sent]) -> dict[str, list[str]]:
     """For each member, the seeded messages of its group that it did not send itself, rotated
     by its position so that members of a group do not all start on the same message."""
     by_group: dict[int, list[Sent]] = defaultdict(list)
@@ -95,13 +124,17 @@ def receivers_work(
     return work
 
 
-async def seed_and_settle(population: Population, per_group: int, tag: str) -> tuple[
-    list[Sent], dict[str, Any]
-]:
+async def seed_and_settle(
+    population: Population, per_group: int, tag: str, pid: int | None, base_url: str
+) -> tuple[list[Sent], dict[str, Any]]:
+    """Seed fresh messages and wait until every member has its onRecvNewMessage push."""
     before = sum(c.new_message_pushes for c in population.conns.values())
+    use0 = await Usage.take(pid, base_url)
     sent, seconds = await seed(population, per_group, tag=tag)
     expected = before + sum(s.receivers for s in sent)
     got = await wait_new_message_pushes(population, expected)
+    use1 = await Usage.take(pid, base_url)
+    usage = use1.since(use0)
     info = {
         "messages": len(sent),
         "per_group": per_group,
@@ -109,12 +142,39 @@ async def seed_and_settle(population: Population, per_group: int, tag: str) -> t
         "messages_per_s": len(sent) / seconds if seconds else math.nan,
         "pushes_expected": expected - before,
         "pushes_received": got - before,
+        "server_cpu_pct": usage["server_cpu_pct"],
+        "server_thread_cpu_pct": usage["server_thread_cpu_pct"],
+        "generator_cpu_pct": usage["generator_cpu_pct"],
     }
     return sent, info
 
 
+async def poll_until(
+    done: Callable[[], bool],
+    limit: float,
+    *,
+    stall: float | None = None,
+    progress: Callable[[], int] | None = None,
+) -> None:
+    """Wait until ``done()``, for at most ``limit`` seconds, or ``stall`` seconds without
+    ``progress()`` changing. Polls: the counters are bumped by callbacks of many connections."""
+    deadline = time.monotonic() + limit
+    last_value = progress() if progress else 0
+    last_change = time.monotonic()
+    while not done() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+        if progress is not None and stall is not None:
+            value = progress()
+            if value != last_value:
+                last_value, last_change = value, time.monotonic()
+            elif time.monotonic() - last_change > stall:
+                return
+
+
 async def check_counts(
-    population: Population, sent: list[Sent], acked: dict[str, int],
+    population: Population,
+    sent: list[Sent],
+    acked: dict[str, int],
     readcounts: dict[str, list[int]],
 ) -> dict[str, Any]:
     """Compare getMessageReadReceipts (asked by each sender) and the pushes the senders got with
@@ -169,6 +229,21 @@ def messages_needed(rate: float, seconds: float, population: Population, margin:
     return max(2, math.ceil(rate * seconds * margin / (len(population.groups) * per_message)) + 1)
 
 
+async def wait_quiet(pid: int | None, limit: float, threshold: float = 10.0) -> float:
+    """On a shared machine: wait (at most ``limit`` s) until other processes use less than
+    ``threshold``% of a core over one second. Returns the seconds waited."""
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < limit:
+        busy0, _ = srv.machine_cpu_seconds()
+        own0 = (srv.cpu_seconds(pid) if pid else 0.0) + time.process_time()
+        await asyncio.sleep(1.0)
+        busy1, _ = srv.machine_cpu_seconds()
+        own1 = (srv.cpu_seconds(pid) if pid else 0.0) + time.process_time()
+        if 100 * ((busy1 - busy0) - (own1 - own0)) < threshold:
+            break
+    return time.monotonic() - t0
+
+
 # -- memory -----------------------------------------------------------------------------------
 
 
@@ -199,19 +274,29 @@ class _Tally:
 
 
 async def throughput(
-    population: Population, *, pid: int | None, base_url: str, batch: int, inflight: int,
-    warmup: float, duration: float, per_group: int,
+    population: Population,
+    *,
+    pid: int | None,
+    base_url: str,
+    batch: int,
+    inflight: int,
+    warmup: float,
+    duration: float,
+    per_group: int,
     on_window: Callable[[float], Any] | None = None,
+    before: Callable[[], Awaitable[None]] | None = None,
 ) -> dict[str, Any]:
     """Closed loop: every connection keeps ``inflight`` sendMessageReadReceipts calls of
     ``batch`` msgIDs outstanding until the window ends; counts acknowledged receipts."""
-    sent, seeding = await seed_and_settle(population, per_group, f"tp{batch}")
+    sent, seeding = await seed_and_settle(population, per_group, f"tp{batch}", pid, base_url)
     work = receivers_work(population, sent)
     queues: dict[str, deque[tuple[list[str], bytes]]] = {}
     for user, ids in work.items():
         chunks = [ids[i : i + batch] for i in range(0, len(ids), batch)]
         queues[user] = deque((c, msg_ids_tail(c)) for c in chunks)
     available = sum(len(ids) for ids in work.values())
+    if before is not None:
+        await before()
 
     tally = _Tally()
     acked: dict[str, int] = defaultdict(int)
@@ -219,7 +304,7 @@ async def throughput(
     rtts: list[int] = []
     measuring = False
     stop = False
-    exhausted: list[float] = []
+    exhausted: dict[str, float] = {}
 
     def on_receipts(conn: Conn, now: int, data: bytes) -> None:
         for item in decode_receipts(data):
@@ -253,7 +338,7 @@ async def throughput(
             if measuring:
                 rtts.append(t1 - t0)
         if not stop:
-            exhausted.append(time.monotonic())
+            exhausted.setdefault(conn.user, time.monotonic())
 
     t_start = time.monotonic()
     tasks = [
@@ -263,26 +348,29 @@ async def throughput(
     ]
     await asyncio.sleep(warmup)
     a_calls, a_receipts, a_errs = tally.ok_calls, tally.ok_receipts, tally.err_calls
-    a_use = await Usage.take(pid, base_url)
     measuring = True
+    a_use = await Usage.take(pid, base_url)
     if on_window is not None:
         on_window(duration)
     await asyncio.sleep(duration)
     b_calls, b_receipts, b_errs = tally.ok_calls, tally.ok_receipts, tally.err_calls
-    b_use = await Usage.take(pid, base_url)
     measuring = False
+    b_use = await Usage.take(pid, base_url)
     stop = True
     window = b_use.t - a_use.t
     t_window_end = b_use.t
     await asyncio.wait(tasks, timeout=30)
     # let the last pushes arrive before checking them
-    deadline = time.monotonic() + 15
-    while tally.push_items < tally.ok_receipts and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
+    await poll_until(
+        lambda: tally.push_items >= tally.ok_receipts,
+        60,
+        stall=5,
+        progress=lambda: tally.push_items,
+    )
     correctness = await check_counts(population, sent, acked, readcounts)
     for conn in population.conns.values():
         conn.on_receipts = None
-    early = [t for t in exhausted if t < t_window_end]
+    early = [t for t in exhausted.values() if t < t_window_end]
     return {
         "batch": batch,
         "inflight_per_connection": inflight,
@@ -335,21 +423,34 @@ def _pair_order(population: Population, work: dict[str, list[str]]) -> Iterator[
 
 
 async def latency(
-    population: Population, *, pid: int | None, base_url: str, rate: float, batch: int,
-    warmup: float, duration: float, per_group: int,
+    population: Population,
+    *,
+    pid: int | None,
+    base_url: str,
+    rate: float,
+    batch: int,
+    warmup: float,
+    duration: float,
+    per_group: int,
+    before: Callable[[], Awaitable[None]] | None = None,
 ) -> dict[str, Any]:
     """Open loop: ``rate`` receipts/s on a fixed schedule, ``batch`` msgIDs a call. For every
     receipt, the time from its send to the sender's onRecvMessageReadReceipts push carrying
     that msgID and the readCount it should produce."""
-    sent, seeding = await seed_and_settle(population, per_group, f"lat{int(rate)}")
+    sent, seeding = await seed_and_settle(population, per_group, f"lat{int(rate)}", pid, base_url)
     work = receivers_work(population, sent)
     # pending[(msgID, readCount)] = (scheduled ns, sent ns, in window)
     pending: dict[tuple[str, int], tuple[int, int, bool]] = {}
     next_count: dict[str, int] = defaultdict(int)
     lat_send: list[int] = []
     lat_sched: list[int] = []
-    counts = {"unmatched_push_items": 0, "error_calls": 0, "in_window_sent": 0,
-              "in_window_matched": 0, "pushes_in_window": 0}
+    counts = {
+        "unmatched_push_items": 0,
+        "error_calls": 0,
+        "in_window_sent": 0,
+        "in_window_matched": 0,
+        "pushes_in_window": 0,
+    }
     errors: dict[str, int] = {}
     window = (0, 0)
 
@@ -397,6 +498,8 @@ async def latency(
                 buffered[user] = []
 
     stream = calls()
+    if before is not None:
+        await before()
     interval = 1e9 * batch / rate
     t0 = time.monotonic_ns() + 1_000_000
     w0 = t0 + int(warmup * 1e9)
@@ -427,7 +530,7 @@ async def latency(
                 c = next_count[m] + 1
                 next_count[m] = c
                 pending[(m, c)] = (due, t_send, in_window)
-            _, fut = conns[user].send_receipts_nowait(msg_ids_tail(ids))
+            fut = conns[user].send_receipts_nowait(msg_ids_tail(ids))
             fut.add_done_callback(on_reply)
             if in_window:
                 counts["in_window_sent"] += len(ids)
@@ -440,14 +543,16 @@ async def latency(
         if use_task is not None and use_task.done():
             a_use = use_task.result()
             use_task = None
-        await asyncio.sleep(max(0.0, (due - time.monotonic_ns()) / 1e9))
+        # at least 1 ms: shorter sleeps return at once on uvloop (1 ms timer resolution) and the
+        # scheduler would spin; sends that came due meanwhile go out together
+        await asyncio.sleep(max(0.001, (due - time.monotonic_ns()) / 1e9))
     if use_task is not None:
         a_use = await use_task
     b_use = await Usage.take(pid, base_url)
-    # wait for the stragglers of the window
-    deadline = time.monotonic() + 10
-    while any(v[2] for v in pending.values()) and time.monotonic() < deadline:
-        await asyncio.sleep(0.05)
+    # wait for the stragglers of the window (a saturated server may have a long backlog)
+    await poll_until(
+        lambda: not any(v[2] for v in pending.values()), 90, stall=5, progress=lambda: len(pending)
+    )
     missing = sum(1 for v in pending.values() if v[2])
     for conn in population.conns.values():
         conn.on_receipts = None

@@ -48,8 +48,47 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def machine_cpu_seconds() -> tuple[float, float]:
+    """(busy, stolen) CPU seconds of the whole machine, all cores, from /proc/stat."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (fields + [0] * 8)[:8]
+    return (user + nice + system + irq + softirq) / CLK_TCK, steal / CLK_TCK
+
+
 def thread_count(pid: int) -> int:
     return len(os.listdir(f"/proc/{pid}/task"))
+
+
+def thread_cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU seconds of each thread of ``pid``, by native thread id."""
+    out: dict[int, float] = {}
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            out[int(tid)] = (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return out
+
+
+def thread_names(pid: int, py_spy: str | None) -> dict[int, str]:
+    """Python thread names by native id, from ``py-spy dump`` when py-spy is installed
+    (the OS-level names are all "python"); the main thread is named in any case."""
+    names = {pid: "MainThread"}
+    if py_spy is None:
+        return names
+    try:
+        out = subprocess.run(
+            [py_spy, "dump", "--pid", str(pid), "--json"],
+            capture_output=True,
+            timeout=20,
+            check=True,
+        ).stdout
+        for t in msgspec.json.decode(out):
+            if t.get("os_thread_id"):
+                names[int(t["os_thread_id"])] = str(t.get("thread_name") or t["os_thread_id"])
+    except (OSError, subprocess.SubprocessError, msgspec.DecodeError):
+        pass
+    return names
 
 
 def healthz(base_url: str, timeout: float = 2.0) -> dict[str, Any]:
@@ -62,10 +101,16 @@ class ServerProcess:
     """Start ``python -m server serve`` on a free port with a fresh database; stop it on exit.
 
     The child runs in its own session, so a Ctrl-C in the terminal reaches only the benchmark,
-    which then stops the server itself (SIGINT, then SIGKILL after a grace period)."""
+    which then stops the server itself (SIGTERM, then SIGKILL after a grace period)."""
 
-    def __init__(self, host: str = "127.0.0.1", *, log_level: str = "warning",
-                 config: str | None = None, keep_dir: bool = False) -> None:
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        *,
+        log_level: str = "warning",
+        config: str | None = None,
+        keep_dir: bool = False,
+    ) -> None:
         self.host = host
         self.port = free_port(host)
         self.base_url = f"http://{host}:{self.port}"
@@ -85,15 +130,29 @@ class ServerProcess:
 
     def start(self, timeout: float = 30.0) -> None:
         cmd = [
-            sys.executable, "-m", "server", "serve", "--host", self.host, "--port", str(self.port),
-            "--db", str(self.db), "--log-level", self.log_level,
+            sys.executable,
+            "-m",
+            "server",
+            "serve",
+            "--host",
+            self.host,
+            "--port",
+            str(self.port),
+            "--db",
+            str(self.db),
+            "--log-level",
+            self.log_level,
         ]
         if self.config:
             cmd += ["--config", self.config]
         root = Path(__file__).resolve().parent.parent
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            cmd, cwd=root, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            cmd,
+            cwd=root,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
         log.close()
@@ -114,13 +173,14 @@ class ServerProcess:
             time.sleep(0.05)
 
     def stop(self, grace: float = 10.0) -> int | None:
-        """SIGINT (uvicorn's graceful shutdown), then SIGKILL. Returns the exit code."""
+        """SIGTERM (uvicorn shuts down gracefully, then re-raises it), then SIGKILL after
+        ``grace`` seconds. Returns the exit code (-15 after a clean SIGTERM)."""
         proc = self.proc
         if proc is None:
             return None
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                proc.send_signal(signal.SIGINT)
+                proc.send_signal(signal.SIGTERM)
             try:
                 proc.wait(grace)
             except subprocess.TimeoutExpired:

@@ -146,6 +146,7 @@ class Receipts:
                             by_id[c.msg_id].seq,
                             by_id[c.msg_id].random,
                             by_id[c.msg_id].time_ms,
+                            c.first_read,
                         )
                         for c in fresh
                     ),
@@ -154,7 +155,12 @@ class Receipts:
             ]
 
         changes = await self.d.store.receipts.mark_read(
-            app, reader, list(by_id), now, build_events=build
+            app,
+            reader,
+            list(by_id),
+            now,
+            build_events=build,
+            track_first=wanted[0].kind is ConvKind.C2C,
         )
         fresh = [
             ReceiptCount(by_id[c.msg_id], c.read, c.receivers - c.read, c.read_ms)

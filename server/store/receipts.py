@@ -35,6 +35,7 @@ def _mark_read(
     msg_ids: Sequence[int],
     now_ms: int,
     build_events: EventBuilder,
+    track_first: bool,
 ) -> list[ReceiptChange]:
     changes = []
     for msg_id in msg_ids:
@@ -48,10 +49,13 @@ def _mark_read(
                 " RETURNING read_count, receivers, seq, conv_id",
                 (msg_id,),
             ).fetchone()
-            position = conn.execute(
-                "SELECT read_seq FROM reads WHERE conv_id = ? AND user_id = ?", (conv_id, reader)
-            ).fetchone()
-            first = position is None or seq > position[0]
+            first = True
+            if track_first:
+                position = conn.execute(
+                    "SELECT read_seq FROM reads WHERE conv_id = ? AND user_id = ?",
+                    (conv_id, reader),
+                ).fetchone()
+                first = position is None or seq > position[0]
             changes.append(ReceiptChange(msg_id, True, True, read, receivers, now_ms, first))
         else:
             read, receivers, read_ms, is_receiver = conn.execute(
@@ -78,10 +82,15 @@ class ReceiptStore:
         now_ms: int,
         *,
         build_events: EventBuilder,
+        track_first: bool = False,
     ) -> list[ReceiptChange]:
         """Record that ``reader`` read each message (idempotent: a second receipt changes
-        nothing), in one transaction with the events ``build_events`` makes of the changes."""
-        return await self.db.write(_mark_read, app, reader, msg_ids, now_ms, build_events)
+        nothing), in one transaction with the events ``build_events`` makes of the changes.
+        With ``track_first``, each change also says whether an earlier conversation read had
+        already covered the message (``first_read``)."""
+        return await self.db.write(
+            _mark_read, app, reader, msg_ids, now_ms, build_events, track_first
+        )
 
     async def counts(self, msg_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
         """``{msg_id: (read, receivers)}`` for messages with receipt state."""
