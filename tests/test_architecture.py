@@ -94,7 +94,7 @@ RULES = {
     ),
     # the store does not know who calls it
     "the store is below the core services": lambda m, i: (
-        _under(m, "server.store")
+        (_under(m, "server.store")
         and any(
             _under(i, p)
             for p in (
@@ -105,7 +105,7 @@ RULES = {
                 "server.fanout",
                 "server.wiring",
             )
-        )
+        ))
         or (
             _under(m, "server.store")
             and _under(i, "server.core")

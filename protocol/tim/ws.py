@@ -76,7 +76,9 @@ class MarkGroupMessageAsRead(Request, frozen=True, tag="markGroupMessageAsRead")
     groupID: GroupID
 
 
-class CleanConversationUnreadMessageCount(Request, frozen=True, tag="cleanConversationUnreadMessageCount"):
+class CleanConversationUnreadMessageCount(
+    Request, frozen=True, tag="cleanConversationUnreadMessageCount"
+):
     """``conversationID`` is ``c2c_<userID>`` or ``group_<groupID>``."""
 
     conversationID: Annotated[str, msgspec.Meta(min_length=5, max_length=80)]

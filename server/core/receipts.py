@@ -38,12 +38,17 @@ class Receipts:
         self.d = deps
         self.groups = groups
 
-    async def _load(self, app: int, msg_ids: Sequence[int]) -> list[Message]:
-        if not msg_ids:
+    async def _load(self, app: int, refs: Sequence[int | Message]) -> list[Message]:
+        """The messages named (ids, or messages a dialect already loaded), deduplicated."""
+        if not refs:
             raise CoreError(Reason.RECEIPT_LIST_EMPTY, "the message list is empty")
-        found = await self.d.store.messages.get_many(msg_ids)
+        found = {r.id: r for r in refs if isinstance(r, Message)}
+        ids = [r.id if isinstance(r, Message) else r for r in refs]
+        missing = [i for i in ids if i not in found]
+        if missing:
+            found.update(await self.d.store.messages.get_many(missing))
         messages = []
-        for msg_id in dict.fromkeys(msg_ids):
+        for msg_id in dict.fromkeys(ids):
             message = found.get(msg_id)
             if message is None or message.app != app:
                 raise CoreError(Reason.UNKNOWN_MESSAGE, f"message {msg_id} does not exist")
@@ -85,12 +90,12 @@ class Receipts:
         self,
         app: int,
         reader: str,
-        msg_ids: Sequence[int],
+        msg_ids: Sequence[int | Message],
         *,
         platform: str = "RESTAPI",
         as_admin: bool = False,
     ) -> list[ReceiptChange]:
-        """``reader`` has read these messages (all of one conversation).
+        """``reader`` has read these messages (ids or loaded messages, all of one conversation).
 
         The reader's own messages and messages without receipt state are dropped; what is left
         is recorded idempotently and each message's sender is told the new totals.
@@ -173,7 +178,7 @@ class Receipts:
         return changes
 
     async def counts(
-        self, app: int, user: str, msg_ids: Sequence[int], *, as_admin: bool = False
+        self, app: int, user: str, msg_ids: Sequence[int | Message], *, as_admin: bool = False
     ) -> list[ReceiptCount]:
         """Latest totals of the caller's own messages that keep receipt state (others are
         left out, as the SDK leaves them out). Raises like :meth:`send`, but an empty result

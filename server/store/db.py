@@ -4,9 +4,11 @@ Why a thread of our own for writes instead of aiosqlite: with aiosqlite every st
 thread hop (~100 us), so a unit of work that reads, checks and writes costs several hops and one
 transaction per request caps out near 2k/s (see docs/performance.md). Here a unit of work is a
 plain function ``fn(conn, *args)``; callers queue it and await one future. The writer thread takes
-*everything queued*, runs each unit under its own SAVEPOINT inside one ``BEGIN IMMEDIATE``
-transaction, commits once, and resolves all the futures with one loop callback. A unit that
-raises is rolled back alone; the others still commit.
+*everything queued*, runs the units one after another inside one ``BEGIN IMMEDIATE``
+transaction, commits once, and resolves all the futures with one loop callback. If a unit
+raises, that transaction is rolled back and the batch runs again with each unit under its own
+SAVEPOINT, so the failing unit is rolled back alone and the others still commit (savepoints
+cost two statements per unit, so they are only paid when something failed).
 
 Reads go through an ``aiosqlite`` connection (WAL lets them run beside the writer); a read
 issued after a write's future resolved sees that write.
@@ -31,6 +33,13 @@ T = TypeVar("T")
 Unit = tuple[Callable[..., Any], tuple[Any, ...], "asyncio.Future[Any]"]
 
 _STOP = object()
+Outcome = tuple["asyncio.Future[Any]", Any, BaseException | None]
+
+
+class _UnitFailed(Exception):
+    """A unit raised in the optimistic pass: run the batch again, isolating each unit."""
+
+
 MAX_BATCH = 2000
 
 
@@ -154,21 +163,10 @@ class Database:
     def _run_batch(self, conn: sqlite3.Connection, batch: list[Unit]) -> None:
         loop = self._loop
         assert loop is not None
-        outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
         try:
-            conn.execute("BEGIN IMMEDIATE")
-            for fn, args, fut in batch:
-                conn.execute("SAVEPOINT unit")
-                try:
-                    result = fn(conn, *args)
-                except BaseException as exc:
-                    conn.execute("ROLLBACK TO unit")
-                    conn.execute("RELEASE unit")
-                    outcomes.append((fut, None, exc))
-                else:
-                    conn.execute("RELEASE unit")
-                    outcomes.append((fut, result, None))
-            conn.execute("COMMIT")
+            outcomes = self._optimistic(conn, batch)
+        except _UnitFailed:
+            outcomes = self._isolated(conn, batch)
         except BaseException as exc:  # the commit itself failed: nothing of the batch is stored
             log.exception("write batch of %d units failed", len(batch))
             if conn.in_transaction:
@@ -177,6 +175,48 @@ class Database:
         self.batches += 1
         self.units += len(batch)
         loop.call_soon_threadsafe(_resolve_all, outcomes)
+
+    def _optimistic(self, conn: sqlite3.Connection, batch: list[Unit]) -> list[Outcome]:
+        """The fast path: every unit in one transaction, no savepoints. A unit that raises
+        rolls the whole transaction back (``_UnitFailed``); a batch of one just reports it."""
+        outcomes: list[Outcome] = []
+        conn.execute("BEGIN IMMEDIATE")
+        for fn, args, fut in batch:
+            try:
+                outcomes.append((fut, fn(conn, *args), None))
+            except Exception as exc:
+                conn.execute("ROLLBACK")
+                if len(batch) == 1:
+                    return [(fut, None, exc)]
+                raise _UnitFailed from exc
+        conn.execute("COMMIT")
+        return outcomes
+
+    def _isolated(self, conn: sqlite3.Connection, batch: list[Unit]) -> list[Outcome]:
+        """The slow path after a failure: each unit again under its own SAVEPOINT, so the one
+        that fails is rolled back alone and the others commit. (Units are plain functions of
+        the connection, so running them again after the rollback is safe.)"""
+        outcomes: list[Outcome] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for fn, args, fut in batch:
+                conn.execute("SAVEPOINT unit")
+                try:
+                    result = fn(conn, *args)
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO unit")
+                    conn.execute("RELEASE unit")
+                    outcomes.append((fut, None, exc))
+                else:
+                    conn.execute("RELEASE unit")
+                    outcomes.append((fut, result, None))
+            conn.execute("COMMIT")
+        except BaseException as exc:
+            log.exception("write batch of %d units failed", len(batch))
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            outcomes = [(fut, None, exc) for _, _, fut in batch]
+        return outcomes
 
     # -- reads ------------------------------------------------------------------------------
 

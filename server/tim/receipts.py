@@ -30,16 +30,18 @@ def v2tim_receipt(count: ReceiptCount) -> W.V2TIMMessageReceipt:
     )
 
 
-async def _messages(c: Caller, texts: list[str]) -> list[int]:
-    """msgIDs -> message ids, each checked to name a real message of this app."""
+async def _messages(c: Caller, texts: list[str]) -> list[Message]:
+    """msgIDs -> messages, each checked to name a real message of this app."""
     parsed = parse_msg_ids(texts)
     found = await c.core.messages.get_many(c.sdkappid, [i for i, _ in parsed])
+    out = []
     for msg_id_, text in parsed:
         m = found.get(msg_id_)
         if m is None:
             raise CoreError(Reason.UNKNOWN_MESSAGE, f"message {text!r} does not exist")
         check_msg_id(m, text)
-    return [i for i, _ in parsed]
+        out.append(m)
+    return out
 
 
 # -- WebSocket --------------------------------------------------------------------------------

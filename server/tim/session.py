@@ -217,11 +217,12 @@ class _Connection:
         return W.LoginResult(req.userID, app.sdkappid, owner.core.clock.now_ms() // 1000)
 
     async def _reply(self, response: W.Response) -> None:
-        frame = W.encode(response)
-        if self.push is not None and not self.push.closed:
-            self.push.offer(frame)
-        else:
-            await self._send_raw(frame)
+        """Send a response directly (not through the push queue: a client that stops reading
+        only stalls its own requests, and the push queue stays for pushes)."""
+        try:
+            await self._send_raw(W.encode(response))
+        except (RuntimeError, WebSocketDisconnect, OSError):  # the client went away meanwhile
+            log.debug("connection %d: response to a closed connection dropped", self.number)
 
     async def _send_raw(self, frame: bytes) -> None:
         await self.ws.send_text(frame.decode())
