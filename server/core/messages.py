@@ -18,6 +18,7 @@ from server.core.errors import CoreError, Reason
 from server.core.events import MessageRecalled, MessageSent
 from server.core.groups import Groups
 from server.core.model import Element, GroupType, Message
+from server.core.policy import AppPolicy
 from server.store.messages import NewMessage, Sent
 
 MAX_BODY_BYTES = 12 * 1024  # TIM's message size limit
@@ -78,23 +79,15 @@ class Messaging:
                 Reason.INVALID, f"{sender!r} cannot send a one-to-one message to itself"
             )
         await self._require_accounts(app, [sender, receiver, *mentions])
-        receipt_code = None
-        if need_receipt:
-            if not policy.flagship:
-                receipt_code = Reason.RECEIPT_NOT_FLAGSHIP.value
-            elif online_only:
-                receipt_code = Reason.RECEIPT_ONLINE_ONLY.value
-        new = NewMessage(
-            sender=sender,
-            time_ms=self.d.clock.now_ms(),
-            random=random if random is not None else secrets.randbits(32),
-            body=tuple(body),
+        new = self._new(
+            sender,
+            body,
+            _receipt_code(policy, need_receipt, online_only, None),
             need_receipt=need_receipt,
-            receipt_code=receipt_code,
             online_only=online_only,
-            parent_id=reply_to.id if reply_to else None,
-            root_id=(reply_to.root_id or reply_to.id) if reply_to else None,
-            mentions=tuple(dict.fromkeys(mentions)),
+            random=random,
+            reply_to=reply_to,
+            mentions=mentions,
             send_key=send_key,
         )
         sent = await self.d.store.messages.send_c2c(
@@ -130,25 +123,15 @@ class Messaging:
         group = await self.groups.get(app, group_id)
         if mentions:
             await self._require_accounts(app, mentions)
-        receipt_code = None
-        if need_receipt:
-            if not policy.flagship:
-                receipt_code = Reason.RECEIPT_NOT_FLAGSHIP.value
-            elif not policy.group_receipts_enabled(group.type):
-                receipt_code = Reason.RECEIPT_GROUP_TYPE_DISABLED.value
-            elif online_only:
-                receipt_code = Reason.RECEIPT_ONLINE_ONLY.value
-        new = NewMessage(
-            sender=sender,
-            time_ms=self.d.clock.now_ms(),
-            random=random if random is not None else secrets.randbits(32),
-            body=tuple(body),
+        new = self._new(
+            sender,
+            body,
+            _receipt_code(policy, need_receipt, online_only, group.type),
             need_receipt=need_receipt,
-            receipt_code=receipt_code,
             online_only=online_only,
-            parent_id=reply_to.id if reply_to else None,
-            root_id=(reply_to.root_id or reply_to.id) if reply_to else None,
-            mentions=tuple(dict.fromkeys(mentions)),
+            random=random,
+            reply_to=reply_to,
+            mentions=mentions,
             send_key=send_key,
         )
         sent = await self.d.store.messages.send_group(
@@ -162,6 +145,33 @@ class Messaging:
         )
         self._after(sent)
         return sent
+
+    def _new(
+        self,
+        sender: str,
+        body: Sequence[Element],
+        receipt_code: str | None,
+        *,
+        need_receipt: bool,
+        online_only: bool,
+        random: int | None,
+        reply_to: Message | None,
+        mentions: Sequence[str],
+        send_key: tuple[str, str] | None,
+    ) -> NewMessage:
+        return NewMessage(
+            sender=sender,
+            time_ms=self.d.clock.now_ms(),
+            random=random if random is not None else secrets.randbits(32),
+            body=tuple(body),
+            need_receipt=need_receipt,
+            receipt_code=receipt_code,
+            online_only=online_only,
+            parent_id=reply_to.id if reply_to else None,
+            root_id=(reply_to.root_id or reply_to.id) if reply_to else None,
+            mentions=tuple(dict.fromkeys(mentions)),
+            send_key=send_key,
+        )
 
     def _after(self, sent: Sent) -> None:
         if sent.duplicate:
@@ -286,6 +296,22 @@ class Messaging:
         for user_id in user_ids:
             if user_id not in found:
                 raise CoreError(Reason.UNKNOWN_ACCOUNT, f"account {user_id!r} does not exist")
+
+
+def _receipt_code(
+    policy: AppPolicy, need_receipt: bool, online_only: bool, group_type: GroupType | None
+) -> str | None:
+    """Why a message that asks for receipts keeps none (None: it keeps them). The cap on the
+    group size is checked by the store, against the members at the instant of sending."""
+    if not need_receipt:
+        return None
+    if not policy.flagship:
+        return Reason.RECEIPT_NOT_FLAGSHIP.value
+    if group_type is not None and not policy.group_receipts_enabled(group_type):
+        return Reason.RECEIPT_GROUP_TYPE_DISABLED.value
+    if online_only:
+        return Reason.RECEIPT_ONLINE_ONLY.value
+    return None
 
 
 def _sent_event(
