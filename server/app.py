@@ -2,7 +2,8 @@
 
 Routes:
 - ``POST /v4/{service}/{command}``: TIM REST API (server/tim/rest.py)
-- ``WS /tim/ws``: TIM WebSocket protocol for logged-in users (server/tim/session.py)
+- ``WS /tim/ws``: TIM WebSocket protocol for logged-in users (server/tim/session.py), served
+  straight from ASGI: it is the hot path, and needs none of Starlette's per-message layers
 - ``GET /healthz``: liveness and a few counters
 
 Every error answer, 404/405/500 included, is JSON in the vendor's envelope of the path it hit.
@@ -19,8 +20,8 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route, WebSocketRoute
-from starlette.websockets import WebSocket
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from protocol.tim import errors as E
 from server.core.clock import Clock, SystemClock
@@ -49,7 +50,7 @@ async def _server_error(request: Request, exc: Exception) -> Response:
     return _error_response(request, 500, "internal server error")
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
+def create_app(settings: Settings, *, clock: Clock | None = None) -> App:
     """Build the application; state is opened and closed by its lifespan."""
     wiring = Wiring(settings, clock or SystemClock())
 
@@ -67,12 +68,8 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
     async def tim_rest(request: Request) -> Response:
         return await wiring.tim_rest(request)
 
-    async def tim_ws(websocket: WebSocket) -> None:
-        await wiring.tim_ws(websocket)
-
     routes: list[Any] = [
         Route("/v4/{service}/{command}", tim_rest, methods=["GET", "POST", "PUT", "DELETE"]),
-        WebSocketRoute("/tim/ws", tim_ws),
         Route("/healthz", healthz),
     ]
     app = Starlette(
@@ -81,4 +78,21 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> Starlette:
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
     app.state.wiring = wiring
-    return app
+    return App(app, {"/tim/ws": wiring.tim_ws})
+
+
+class App:
+    """Starlette for HTTP; WebSocket endpoints that are hot paths get the raw ASGI callables."""
+
+    def __init__(self, http: Starlette, websockets: dict[str, ASGIApp]) -> None:
+        self.http = http
+        self.websockets = websockets
+        self.state = http.state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":
+            endpoint = self.websockets.get(scope["path"])
+            if endpoint is not None:
+                await endpoint(scope, receive, send)
+                return
+        await self.http(scope, receive, send)

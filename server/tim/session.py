@@ -16,7 +16,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
-from starlette.websockets import WebSocket, WebSocketDisconnect
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocketDisconnect
 
 from protocol.tim import errors as E
 from protocol.tim import ws as W
@@ -80,8 +81,12 @@ class TimSessions:
         self.fanout = fanout
         self.settings = settings
 
-    async def __call__(self, websocket: WebSocket) -> None:
-        await websocket.accept()
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The endpoint as a plain ASGI app (mounted ahead of Starlette's middleware and router,
+        which would otherwise wrap every single frame in two more layers)."""
+        websocket = AsgiSocket(receive, send)
+        if not await websocket.accept():
+            return
         conn = _Connection(self, websocket, next(_ids))
         try:
             await conn.run()
@@ -89,14 +94,35 @@ class TimSessions:
             await conn.close_session()
 
 
+class AsgiSocket:
+    """The four WebSocket operations a session needs, straight on the ASGI callables."""
+
+    def __init__(self, receive: Receive, send: Send) -> None:
+        self.receive = receive
+        self._send = send
+
+    async def accept(self) -> bool:
+        """Wait for the handshake and accept it; False if the client left first."""
+        message = await self.receive()
+        if message["type"] != "websocket.connect":
+            return False
+        await self._send({"type": "websocket.accept"})
+        return True
+
+    async def send_text(self, text: str) -> None:
+        await self._send({"type": "websocket.send", "text": text})
+
+    async def close(self, code: int, reason: str) -> None:
+        await self._send({"type": "websocket.close", "code": code, "reason": reason})
+
+
 class _Connection:
-    def __init__(self, owner: TimSessions, websocket: WebSocket, number: int) -> None:
+    def __init__(self, owner: TimSessions, websocket: AsgiSocket, number: int) -> None:
         self.owner = owner
         self.ws = websocket
         self.number = number
         self.caller: Caller | None = None
         self.push: PushSession | None = None
-        self.pending: list[bytes] = []  # responses before login have no queue yet
 
     async def run(self) -> None:
         # The login deadline runs from the connection (and from each logout) until a login
@@ -130,7 +156,9 @@ class _Connection:
 
     async def _handle(self, raw: str | bytes) -> None:
         limit = self.owner.settings.max_frame_bytes
-        size = len(raw.encode() if isinstance(raw, str) else raw)
+        # a str of n characters is n to 4n UTF-8 bytes: only measure the bytes when it matters
+        small = len(raw) * 4 <= limit if isinstance(raw, str) else len(raw) <= limit
+        size = 0 if small else len(raw.encode() if isinstance(raw, str) else raw)
         if size > limit:
             cmd, req_id = _peek(raw)  # every request gets its answer, this one too
             await self._reply(
