@@ -26,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from protocol.tim import errors as E
 from server.core.clock import Clock, SystemClock
 from server.settings import Settings
+from server.feishu.envelope import feishu_envelope
 from server.tim.rest import envelope
 from server.wiring import Wiring
 
@@ -36,7 +37,8 @@ def _error_response(request: Request, status: int, detail: str) -> Response:
     if request.url.path.startswith("/v4/"):
         code = E.INTERNAL if status >= 500 else E.REST_URL_ERROR
         return envelope(code, detail)
-    return JSONResponse({"code": status, "msg": detail}, status_code=status)
+    # Feishu's SDK json-decodes every answer: the open-apis envelope, with a log id, everywhere
+    return feishu_envelope(status, status, detail)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -71,6 +73,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> App:
     routes: list[Any] = [
         Route("/v4/{service}/{command}", tim_rest, methods=["GET", "POST", "PUT", "DELETE"]),
         Route("/healthz", healthz),
+        *wiring.feishu.routes(),
     ]
     app = Starlette(
         routes=routes,
@@ -78,7 +81,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> App:
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
     app.state.wiring = wiring
-    return App(app, {"/tim/ws": wiring.tim_ws})
+    return App(app, {"/tim/ws": wiring.tim_ws, **wiring.feishu.websockets()})
 
 
 class App:

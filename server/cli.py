@@ -43,7 +43,7 @@ def _serve(args: argparse.Namespace) -> int:
         ws="websockets-sansio",
         ws_max_size=max(s.max_frame_bytes * 4, 1 << 20),
         loop="auto",
-        http="auto",
+        http=s.http,
         lifespan="on",
         access_log=False,
     )

@@ -8,7 +8,7 @@ with that key is accepted out of the box. docs/configuration.md documents every 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -97,12 +97,65 @@ class ServerSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         1000  # pushes queued per session before cut-off
     )
     login_timeout: Annotated[float, msgspec.Meta(gt=0)] = 10.0  # seconds to send the login frame
+    # uvicorn's HTTP parser. "h11" keeps response header names as written (Feishu's SDK looks up
+    # "X-Tt-Logid" case-sensitively); "httptools" is faster but lowercases them.
+    http: Literal["h11", "httptools"] = "h11"
+
+
+SCOPE_USER_ID = "contact:user.employee_id:readonly"  # user_id fields appear in ids
+SCOPE_GROUP_MSG = "im:message.group_msg"  # the bot receives every group message, not only @s
+DEFAULT_FEISHU_SCOPES = ("im:message", SCOPE_USER_ID)
+
+
+class FeishuAppSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """One Feishu/Lark app with a bot, living in a workspace (a TIM app)."""
+
+    app_id: Annotated[str, msgspec.Meta(min_length=1, max_length=32, pattern=r"^[!-~]+$")]
+    app_secret: Annotated[str, msgspec.Meta(min_length=1)]
+    encrypt_key: str = ""  # set: webhook bodies are AES-256-CBC encrypted and signed
+    verification_token: str = ""  # set: sent as header.token in events
+    event_url: str | None = None  # webhook URL; None: events go over the long connection
+    workspace: int = DEFAULT_SDKAPPID  # the SDKAppID of the workspace the bot lives in
+    name: str = ""  # the bot's display name (default: the app id)
+    bot_enabled: bool = True  # False: APIs answer 230006 "Bot ability is not activated"
+    scopes: list[str] = msgspec.field(default_factory=lambda: list(DEFAULT_FEISHU_SCOPES))
+    reach: list[str] | None = None  # users the bot may reach (its availability); None: everyone
+    timeout: Annotated[float, msgspec.Meta(gt=0, le=60)] = 3.0  # webhook answer timeout, s
+    retry_initial: Annotated[float, msgspec.Meta(gt=0)] = 0.5
+    retry_max: Annotated[float, msgspec.Meta(gt=0)] = 60.0
+    give_up_after: Annotated[float, msgspec.Meta(gt=0)] = 86_400.0
+    ping_interval: Annotated[int, msgspec.Meta(ge=1)] = 120  # long connection ClientConfig, s
+    reconnect_interval: Annotated[int, msgspec.Meta(ge=1)] = 120
+    reconnect_nonce: Annotated[int, msgspec.Meta(ge=0)] = 30
+
+    def has_scope(self, scope: str) -> bool:
+        return scope in self.scopes
+
+
+class FeishuSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    apps: list[FeishuAppSettings] = msgspec.field(default_factory=list)
 
 
 class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     server: ServerSettings = ServerSettings()
     apps: list[AppSettings] = msgspec.field(default_factory=list)
     default_app: bool = True  # keep the embedded sample workspace beside the configured apps
+    feishu: FeishuSettings = FeishuSettings()
+
+    def feishu_apps(self) -> list[FeishuAppSettings]:
+        """Configured Feishu apps, each checked to live in a configured workspace."""
+        workspaces = {a.sdkappid for a in self.all_apps()}
+        seen: set[str] = set()
+        for f in self.feishu.apps:
+            if f.app_id in seen:
+                raise ValueError(f"feishu app {f.app_id!r} is configured twice")
+            seen.add(f.app_id)
+            if f.workspace not in workspaces:
+                raise ValueError(
+                    f"feishu app {f.app_id!r} lives in workspace {f.workspace}, which is not an "
+                    f"[[apps]] entry (known: {', '.join(map(str, sorted(workspaces)))})"
+                )
+        return list(self.feishu.apps)
 
     def all_apps(self) -> list[AppSettings]:
         """Configured apps, plus the embedded default unless disabled or overridden."""
@@ -150,6 +203,7 @@ def load(path: str | Path | None = None, **overrides: object) -> Settings:
         )
     try:
         settings.all_apps()
+        settings.feishu_apps()
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
     return settings

@@ -13,6 +13,7 @@ from server.core.model import GroupType
 from server.core.policy import AppPolicy
 from server.core.service import Core
 from server.fanout import Fanout
+from server.feishu.dialect import FeishuDialect
 from server.outbox import Consumer, Outbox
 from server.settings import Settings
 from server.store.db import Database
@@ -54,6 +55,7 @@ class Wiring:
         tim_apps = TimApps(self.apps, clock)
         self.tim_rest = TimRest(self.core, tim_apps)
         self.tim_ws = TimSessions(self.core, tim_apps, self.fanout, settings.server)
+        self.feishu = FeishuDialect(settings, self.core, clock)
         self.http: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
@@ -62,6 +64,9 @@ class Wiring:
             accounts = [NewAccount(app.admin)] + [NewAccount(u) for u in app.users]
             await self.core.directory.import_accounts(app.sdkappid, accounts)
         self.http = aiohttp.ClientSession()
+        await self.feishu.start(self.http)
+        for channel in self.feishu.channels():
+            self.outbox.add(Consumer(channel, self.store.events, self.clock))
         for app in self.apps.values():
             if app.callback is not None:
                 channel = TimCallbackChannel(app, app.callback, self.http, self.clock)
@@ -75,6 +80,7 @@ class Wiring:
 
     async def stop(self) -> None:
         await self.outbox.stop()
+        await self.feishu.stop()
         if self.http is not None:
             await self.http.close()
         await self.db.close()
@@ -85,4 +91,5 @@ class Wiring:
             "online_sessions": self.fanout.online(),
             "write_batches": self.db.batches,
             "write_units": self.db.units,
+            **self.feishu.stats(),
         }

@@ -65,5 +65,9 @@ class Directory:
     async def existing(self, app: int, user_ids: Sequence[str]) -> set[str]:
         return await self.d.store.accounts.existing(app, user_ids)
 
+    async def all_ids(self, app: int) -> list[str]:
+        """Every account id of an app (for dialects that map hashed ids back to accounts)."""
+        return await self.d.store.accounts.all_ids(app)
+
     async def profiles(self, app: int, user_ids: Sequence[str]) -> dict[str, Account]:
         return await self.d.store.accounts.profiles(app, user_ids)

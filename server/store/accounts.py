@@ -52,6 +52,10 @@ class AccountStore:
             found.update(r[0] for r in rows)
         return found
 
+    async def all_ids(self, app: int) -> list[str]:
+        rows = await self.db.fetchall("SELECT user_id FROM accounts WHERE app = ?", (app,))
+        return [r[0] for r in rows]
+
     async def profiles(self, app: int, user_ids: Sequence[str]) -> dict[str, Account]:
         out: dict[str, Account] = {}
         ids = list(dict.fromkeys(user_ids))

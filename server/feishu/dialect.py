@@ -1,0 +1,53 @@
+"""The Feishu dialect, assembled: routes, WebSocket endpoints and outbox channels."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import aiohttp
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp
+
+from server.core.clock import Clock
+from server.core.directory import NewAccount
+from server.core.service import Core
+from server.outbox import Channel
+from server.settings import FeishuAppSettings, Settings
+
+log = logging.getLogger("server.feishu")
+
+
+class FeishuDialect:
+    def __init__(self, settings: Settings, core: Core, clock: Clock) -> None:
+        self.settings = settings
+        self.core = core
+        self.clock = clock
+        self.apps: dict[str, FeishuAppSettings] = {a.app_id: a for a in settings.feishu_apps()}
+        self.http: aiohttp.ClientSession | None = None
+
+    async def start(self, http: aiohttp.ClientSession) -> None:
+        """Create each bot's account in its workspace (the bot is an account named by app id)."""
+        self.http = http
+        for app in self.apps.values():
+            await self.core.directory.import_accounts(
+                app.workspace, [NewAccount(app.app_id, app.name or app.app_id)]
+            )
+
+    async def stop(self) -> None:
+        pass
+
+    def routes(self) -> list[BaseRoute]:
+        """HTTP routes (``/open-apis/...``, ``/callback/ws/endpoint``)."""
+        return []
+
+    def websockets(self) -> dict[str, ASGIApp]:
+        """Raw ASGI WebSocket endpoints by path (the long connection)."""
+        return {}
+
+    def channels(self) -> list[Channel]:
+        """One outbox channel per app: its webhook, or its long connection."""
+        return []
+
+    def stats(self) -> dict[str, Any]:
+        return {"feishu_apps": len(self.apps)}
