@@ -28,6 +28,7 @@ from server.core.clock import Clock, SystemClock
 from server.settings import Settings
 from server.feishu.envelope import feishu_envelope
 from server.tim.rest import envelope
+from server.sim.routes import routes as sim_routes
 from server.wiring import Wiring
 
 log = logging.getLogger("server.app")
@@ -74,6 +75,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> App:
         Route("/v4/{service}/{command}", tim_rest, methods=["GET", "POST", "PUT", "DELETE"]),
         Route("/healthz", healthz),
         *wiring.feishu.routes(),
+        *sim_routes(wiring),
     ]
     app = Starlette(
         routes=routes,

@@ -10,6 +10,9 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
 from server.core.clock import Clock
+from server.feishu import inspect, longconn, rest
+from server.feishu.events import EventRenderer
+from server.feishu.identity import Identity
 from server.core.directory import NewAccount
 from server.core.service import Core
 from server.outbox import Channel
@@ -25,6 +28,8 @@ class FeishuDialect:
         self.clock = clock
         self.apps: dict[str, FeishuAppSettings] = {a.app_id: a for a in settings.feishu_apps()}
         self.http: aiohttp.ClientSession | None = None
+        self.identity = Identity(core)
+        self.renderer = EventRenderer(self)
 
     async def start(self, http: aiohttp.ClientSession) -> None:
         """Create each bot's account in its workspace (the bot is an account named by app id)."""
@@ -38,12 +43,12 @@ class FeishuDialect:
         pass
 
     def routes(self) -> list[BaseRoute]:
-        """HTTP routes (``/open-apis/...``, ``/callback/ws/endpoint``)."""
-        return []
+        """HTTP routes (``/open-apis/...``, ``/callback/ws/endpoint``, inspection)."""
+        return [*rest.routes(self), *longconn.routes(self), *inspect.routes(self)]
 
     def websockets(self) -> dict[str, ASGIApp]:
         """Raw ASGI WebSocket endpoints by path (the long connection)."""
-        return {}
+        return longconn.websockets(self)
 
     def channels(self) -> list[Channel]:
         """One outbox channel per app: its webhook, or its long connection."""
