@@ -25,10 +25,10 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from protocol.tim import errors as E
 from server.core.clock import Clock, SystemClock
-from server.settings import Settings
 from server.feishu.envelope import feishu_envelope
-from server.tim.rest import envelope
+from server.settings import Settings
 from server.sim.routes import routes as sim_routes
+from server.tim.rest import envelope
 from server.wiring import Wiring
 
 log = logging.getLogger("server.app")

@@ -10,11 +10,11 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
 from server.core.clock import Clock
+from server.core.directory import NewAccount
+from server.core.service import Core
 from server.feishu import inspect, longconn, rest
 from server.feishu.events import EventRenderer
 from server.feishu.identity import Identity
-from server.core.directory import NewAccount
-from server.core.service import Core
 from server.outbox import Channel
 from server.settings import FeishuAppSettings, Settings
 
