@@ -21,6 +21,8 @@ from server.settings import (
     DEFAULT_SDKAPPID,
     DEFAULT_SECRET_KEY,
     AppSettings,
+    FeishuAppSettings,
+    FeishuSettings,
     ServerSettings,
     Settings,
 )
@@ -67,6 +69,7 @@ async def running_server(
     *,
     apps: list[AppSettings] | None = None,
     clock: Clock | None = None,
+    feishu_apps: list[FeishuAppSettings] | None = None,
     **server_settings: object,
 ) -> AsyncIterator[Running]:
     sock = bound_socket()
@@ -74,11 +77,13 @@ async def running_server(
     settings = Settings(
         server=ServerSettings(db=str(db_path), port=port, **server_settings),  # type: ignore[arg-type]
         apps=apps or [],
+        feishu=FeishuSettings(apps=feishu_apps or []),
     )
     app = create_app(settings, clock=clock)
     config = uvicorn.Config(
         app,
         ws="websockets-sansio",
+        http=settings.server.http,  # h11 by default: keeps Feishu's X-Tt-Logid casing
         lifespan="on",
         log_level="warning",
         access_log=False,

@@ -20,6 +20,7 @@ class Reason(enum.Enum):
     GROUP_EXISTS = "group_exists"
     NOT_GROUP_MEMBER = "not_group_member"
     UNKNOWN_MESSAGE = "unknown_message"
+    OTHER_APP = "other_app"  # the object exists, but in another app (workspace, tenant)
     MESSAGE_RECALLED = "message_recalled"
     TOO_OLD = "too_old"  # outside a time window (e.g. Feishu's 7 days for read_users)
     RATE_LIMITED = "rate_limited"

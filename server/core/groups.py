@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from server.core.base import Deps
 from server.core.errors import CoreError, Reason
-from server.core.model import Group, GroupType, Member
+from server.core.model import Conversation, Group, GroupType, Member
 
 MAX_GROUP_ID_BYTES = 48
 MAX_MEMBERS_PER_CALL = 500
@@ -66,9 +66,44 @@ class Groups:
             raise CoreError(Reason.UNKNOWN_GROUP, f"group {group_id!r} does not exist")
         return group
 
-    async def add_members(self, app: int, group_id: str, user_ids: Sequence[str]) -> MemberChange:
-        """Add accounts to a group. Unknown accounts are reported, not added."""
+    async def conversation(self, app: int, conv_id: int) -> Conversation:
+        """A conversation (C2C pair or group, destroyed groups included) by its number.
+
+        Raises CoreError: UNKNOWN_GROUP, OTHER_APP."""
+        conv = await self.d.store.groups.conversation(conv_id)
+        if conv is None:
+            raise CoreError(Reason.UNKNOWN_GROUP, f"conversation {conv_id} does not exist")
+        if conv.app != app:
+            raise CoreError(Reason.OTHER_APP, f"conversation {conv_id} belongs to another app")
+        return conv
+
+    async def by_conv(self, app: int, conv_id: int) -> Group:
+        """The live group of conversation ``conv_id``.
+
+        Raises CoreError: UNKNOWN_GROUP (no such group, a C2C pair, destroyed), OTHER_APP."""
+        conv = await self.conversation(app, conv_id)
+        group = None
+        if conv.group_id is not None:
+            group = await self.d.store.groups.get(app, conv.group_id)
+        if group is None or group.conv_id != conv_id:
+            raise CoreError(Reason.UNKNOWN_GROUP, f"conversation {conv_id} is not a live group")
+        return group
+
+    async def of_member(
+        self, app: int, user_id: str, *, after_conv: int = 0, limit: int
+    ) -> list[Group]:
+        """Live groups ``user_id`` is a member of, by conversation number after ``after_conv``."""
+        self.d.policy(app)
+        return await self.d.store.groups.of_member(app, user_id, after_conv, limit)
+
+    async def add_members(
+        self, app: int, group_id: str, user_ids: Sequence[str], *, by: str | None = None
+    ) -> MemberChange:
+        """Add accounts to a group (``by``, if given, must be a member). Unknown accounts are
+        reported, not added. Raises CoreError: UNKNOWN_GROUP, NOT_GROUP_MEMBER, TOO_MANY."""
         group = await self.get(app, group_id)
+        if by is not None:
+            await self.require_member(group, by)
         if len(user_ids) > MAX_MEMBERS_PER_CALL:
             raise CoreError(
                 Reason.TOO_MANY, f"{len(user_ids)} members given, at most {MAX_MEMBERS_PER_CALL}"
@@ -86,10 +121,13 @@ class Groups:
         )
 
     async def remove_members(
-        self, app: int, group_id: str, user_ids: Sequence[str]
+        self, app: int, group_id: str, user_ids: Sequence[str], *, by: str | None = None
     ) -> MemberChange:
-        """Remove members. Their receipt snapshot rows stay as they are (see docs/semantics.md)."""
+        """Remove members (``by``, if given, must be a member). Their receipt snapshot rows stay
+        as they are (see docs/semantics.md). Raises CoreError: UNKNOWN_GROUP, NOT_GROUP_MEMBER."""
         group = await self.get(app, group_id)
+        if by is not None:
+            await self.require_member(group, by)
         ids = list(dict.fromkeys(user_ids))
         removed = await self.d.store.groups.remove_members(group.conv_id, ids)
         return MemberChange(
@@ -100,8 +138,14 @@ class Groups:
         group = await self.get(app, group_id)
         await self.d.store.groups.destroy(group.conv_id)
 
-    async def members(self, app: int, group_id: str) -> tuple[Group, list[Member]]:
+    async def members(
+        self, app: int, group_id: str, *, viewer: str | None = None
+    ) -> tuple[Group, list[Member]]:
+        """The group and its members, oldest first (``viewer``, if given, must be a member).
+        Raises CoreError: UNKNOWN_GROUP, NOT_GROUP_MEMBER."""
         group = await self.get(app, group_id)
+        if viewer is not None:
+            await self.require_member(group, viewer)
         return group, await self.d.store.groups.members(group.conv_id)
 
     async def require_member(self, group: Group, user_id: str) -> None:

@@ -17,7 +17,7 @@ from server.core.base import Deps
 from server.core.errors import CoreError, Reason
 from server.core.events import MessageRecalled, MessageSent
 from server.core.groups import Groups
-from server.core.model import Element, GroupType, Message
+from server.core.model import ConvKind, Element, GroupType, Message
 from server.core.policy import AppPolicy
 from server.store.messages import NewMessage, Sent
 
@@ -208,10 +208,67 @@ class Messaging:
         return message
 
     async def get(self, app: int, msg_id: int) -> Message:
+        """Raises CoreError: UNKNOWN_MESSAGE, OTHER_APP (the message is another app's)."""
         message = await self.d.store.messages.get(msg_id)
-        if message is None or message.app != app:
+        if message is None:
             raise CoreError(Reason.UNKNOWN_MESSAGE, f"message {msg_id} does not exist")
+        if message.app != app:
+            raise CoreError(Reason.OTHER_APP, f"message {msg_id} belongs to another app")
         return message
+
+    async def get_visible(self, app: int, viewer: str, msg_id: int) -> Message:
+        """The message, if ``viewer`` is in its conversation now (a party of the C2C pair, a
+        member of the group); recalled messages included.
+
+        Raises CoreError: UNKNOWN_MESSAGE, OTHER_APP, NOT_ALLOWED, UNKNOWN_GROUP, NOT_GROUP_MEMBER."""
+        message = await self.get(app, msg_id)
+        if message.kind is ConvKind.C2C:
+            if viewer not in (message.sender, message.receiver):
+                raise CoreError(
+                    Reason.NOT_ALLOWED,
+                    f"{viewer!r} is not in the conversation of message {msg_id}",
+                )
+        else:
+            assert message.group_id is not None
+            group = await self.groups.get(app, message.group_id)
+            if group.conv_id != message.conv_id:
+                raise CoreError(Reason.UNKNOWN_GROUP, f"the group of message {msg_id} is gone")
+            await self.groups.require_member(group, viewer)
+        return message
+
+    async def conversation_history(
+        self,
+        app: int,
+        viewer: str,
+        conv_id: int,
+        *,
+        count: int,
+        after_seq: int = 0,
+        before_seq: int | None = None,
+        min_ms: int = 0,
+        max_ms: int | None = None,
+        ascending: bool = False,
+    ) -> list[Message]:
+        """Up to ``count`` messages of a conversation ``viewer`` is in (recalled ones included)
+        with ``after_seq < seq < before_seq`` and ``min_ms <= time <= max_ms``, newest first
+        (oldest first when ``ascending``).
+
+        Raises CoreError: UNKNOWN_GROUP, OTHER_APP, NOT_ALLOWED, NOT_GROUP_MEMBER."""
+        conv = await self.groups.conversation(app, conv_id)
+        if conv.kind is ConvKind.C2C:
+            if not conv.has_party(viewer):
+                raise CoreError(Reason.NOT_ALLOWED, f"{viewer!r} is not in conversation {conv_id}")
+        else:
+            await self.groups.require_member(await self.groups.by_conv(app, conv_id), viewer)
+        return await self.d.store.messages.history(
+            conv_id,
+            before_seq=before_seq,
+            count=max(1, min(count, MAX_HISTORY + 1)),
+            after_seq=after_seq,
+            min_ms=min_ms,
+            max_ms=max_ms,
+            ascending=ascending,
+        )
 
     async def get_many(self, app: int, msg_ids: Sequence[int]) -> dict[int, Message]:
         """The messages of ``app`` among ``msg_ids`` (unknown or foreign ids are left out)."""

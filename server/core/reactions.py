@@ -7,7 +7,7 @@ from server.core.errors import CoreError, Reason
 from server.core.events import ReactionChanged
 from server.core.groups import Groups
 from server.core.messages import Messaging
-from server.core.model import ConvKind, Message, Reaction
+from server.core.model import Message, Reaction
 
 MAX_EMOJI = 64
 
@@ -20,21 +20,9 @@ class Reactions:
 
     async def _visible(self, app: int, operator: str, msg_id: int) -> Message:
         """The message, if ``operator`` is in its conversation and it is not recalled."""
-        message = await self.messages.get(app, msg_id)
+        message = await self.messages.get_visible(app, operator, msg_id)
         if message.recalled:
             raise CoreError(Reason.MESSAGE_RECALLED, f"message {msg_id} was recalled")
-        if message.kind is ConvKind.C2C:
-            if operator not in (message.sender, message.receiver):
-                raise CoreError(
-                    Reason.NOT_ALLOWED,
-                    f"{operator!r} is not in the conversation of message {msg_id}",
-                )
-        else:
-            assert message.group_id is not None
-            group = await self.groups.get(app, message.group_id)
-            if group.conv_id != message.conv_id:
-                raise CoreError(Reason.UNKNOWN_GROUP, f"the group of message {msg_id} is gone")
-            await self.groups.require_member(group, operator)
         return message
 
     async def add(self, app: int, operator: str, msg_id: int, emoji_type: str) -> Reaction:

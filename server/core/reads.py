@@ -12,6 +12,7 @@ from server.core.base import Deps
 from server.core.errors import CoreError, Reason
 from server.core.events import C2CRead, Event, GroupRead
 from server.core.groups import Groups
+from server.core.messages import Messaging
 from server.core.model import Message, Reader
 from server.store.reads import ReadChange
 
@@ -23,9 +24,10 @@ class UnreadCount:
 
 
 class Reads:
-    def __init__(self, deps: Deps, groups: Groups) -> None:
+    def __init__(self, deps: Deps, groups: Groups, messages: Messaging) -> None:
         self.d = deps
         self.groups = groups
+        self.messages = messages
 
     async def mark_c2c(
         self,
@@ -113,6 +115,33 @@ class Reads:
         group = await self.groups.get(app, group_id)
         await self.groups.require_member(group, user)
         return await self.d.store.reads.group_unread(group.conv_id, user)
+
+    async def sender_readers(
+        self,
+        app: int,
+        sender: str,
+        msg_id: int,
+        *,
+        within_ms: int,
+        after: tuple[int, str] | None,
+        limit: int,
+    ) -> tuple[Message, list[Reader]]:
+        """The message and its :meth:`readers`, asked by its sender, who must still be in its
+        conversation, at most ``within_ms`` after sending.
+
+        Raises CoreError: UNKNOWN_MESSAGE, OTHER_APP, MESSAGE_RECALLED, NOT_ALLOWED (not the
+        sender), TOO_OLD, UNKNOWN_GROUP, NOT_GROUP_MEMBER (the sender left the group)."""
+        message = await self.messages.get(app, msg_id)
+        if message.recalled:
+            raise CoreError(Reason.MESSAGE_RECALLED, f"message {msg_id} was recalled")
+        if message.sender != sender:
+            raise CoreError(Reason.NOT_ALLOWED, f"{sender!r} did not send message {msg_id}")
+        if self.d.clock.now_ms() - message.time_ms > within_ms:
+            raise CoreError(
+                Reason.TOO_OLD, f"message {msg_id} was sent more than {within_ms} ms ago"
+            )
+        await self.messages.get_visible(app, sender, msg_id)
+        return message, await self.readers(message, after=after, limit=limit)
 
     async def readers(
         self, message: Message, *, after: tuple[int, str] | None, limit: int

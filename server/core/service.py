@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from server.core.base import Deps
 from server.core.clock import Clock
 from server.core.directory import Directory
+from server.core.eventlog import EventLog
 from server.core.groups import Groups
 from server.core.listeners import Listeners
 from server.core.messages import Messaging
@@ -28,5 +29,6 @@ class Core:
         self.groups = Groups(self.deps)
         self.messages = Messaging(self.deps, self.groups)
         self.receipts = Receipts(self.deps, self.groups)
-        self.reads = Reads(self.deps, self.groups)
+        self.reads = Reads(self.deps, self.groups, self.messages)
         self.reactions = Reactions(self.deps, self.groups, self.messages)
+        self.event_log = EventLog(self.deps)

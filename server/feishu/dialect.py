@@ -15,6 +15,7 @@ from server.core.service import Core
 from server.feishu import inspect, longconn, rest
 from server.feishu.events import EventRenderer
 from server.feishu.identity import Identity
+from server.feishu.webhook import WebhookChannel
 from server.outbox import Channel
 from server.settings import FeishuAppSettings, Settings
 
@@ -30,6 +31,7 @@ class FeishuDialect:
         self.http: aiohttp.ClientSession | None = None
         self.identity = Identity(core)
         self.renderer = EventRenderer(self)
+        self.webhooks: dict[str, WebhookChannel] = {}  # app_id -> its channel, once built
 
     async def start(self, http: aiohttp.ClientSession) -> None:
         """Create each bot's account in its workspace (the bot is an account named by app id)."""
@@ -51,8 +53,22 @@ class FeishuDialect:
         return longconn.websockets(self)
 
     def channels(self) -> list[Channel]:
-        """One outbox channel per app: its webhook, or its long connection."""
-        return []
+        """One outbox channel per app: its webhook, or its long connection.
+
+        Called once, after :meth:`start`, in the running loop: each webhook channel sends its
+        url_verification challenge in the background as it is built."""
+        assert self.http is not None, "start() first"
+        out: list[Channel] = []
+        for app in self.apps.values():
+            if app.event_url is not None:
+                channel = WebhookChannel(
+                    app, self.renderer, self.http, self.clock, self.core.event_log
+                )
+                channel.start_verification()
+                self.webhooks[app.app_id] = channel
+                out.append(channel)
+        out.extend(longconn.channels(self))  # long connection: apps without event_url (longconn.py)
+        return out
 
     def stats(self) -> dict[str, Any]:
         return {"feishu_apps": len(self.apps)}

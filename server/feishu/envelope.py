@@ -25,12 +25,22 @@ def feishu_envelope(
     body: dict[str, Any] = {"code": code, "msg": msg}
     if data is not None:
         body["data"] = data
+    return feishu_json(status, body, headers)
+
+
+def feishu_json(status: int, body: Any, headers: dict[str, str] | None = None) -> Response:
+    """Any JSON body (the token endpoints answer flat, without ``data``) with ``X-Tt-Logid``."""
     response = Response(
         _encoder.encode(body),
         status_code=status,
         media_type="application/json; charset=utf-8",
         headers=headers,
     )
-    # Starlette lowercases header names; uvicorn writes raw names as given.
+    # Starlette lowercases header names; uvicorn (h11) writes raw names as given. The SDK's sync
+    # get_log_id() and generic client.request() look up "X-Tt-Logid" and "Content-Type" exactly.
+    response.raw_headers[:] = [
+        (b"Content-Type", value) if name == b"content-type" else (name, value)
+        for name, value in response.raw_headers
+    ]
     response.raw_headers.append((b"X-Tt-Logid", log_id().encode()))
     return response

@@ -185,6 +185,18 @@ class GroupStore:
             self._groups[(app, group_id)] = group
         return group
 
+    async def of_member(self, app: int, user_id: str, after_conv: int, limit: int) -> list[Group]:
+        """Live groups of ``app`` that ``user_id`` is a member of, by conversation id."""
+        rows = await self.db.fetchall(
+            "SELECT c.app, c.id, c.group_id, c.group_type, c.name, c.owner, c.created_ms,"
+            " (SELECT count(*) FROM members n WHERE n.conv_id = c.id)"
+            " FROM members m JOIN conversations c ON c.id = m.conv_id"
+            " WHERE m.user_id = ? AND c.app = ? AND c.kind = 'group' AND c.live = 1 AND c.id > ?"
+            " ORDER BY c.id LIMIT ?",
+            (user_id, app, after_conv, limit),
+        )
+        return [Group(r[0], r[1], r[2], GroupType(r[3]), r[4], r[5], r[6], r[7]) for r in rows]
+
     async def member_set(self, conv_id: int) -> frozenset[str]:
         """The current members (cached until the next membership write)."""
         cached = self._member_sets.get(conv_id)

@@ -365,12 +365,14 @@ class MessageStore:
         after_seq: int = 0,
         min_ms: int = 0,
         max_ms: int | None = None,
+        ascending: bool = False,
     ) -> list[Message]:
         """Up to ``count`` messages with ``after_seq < seq < before_seq`` and
-        ``min_ms <= time <= max_ms``, newest first."""
+        ``min_ms <= time <= max_ms``, newest first (oldest first when ``ascending``)."""
+        order = "ASC" if ascending else "DESC"
         rows = await self.db.fetchall(
             f"SELECT {_COLS} FROM {_FROM} WHERE m.conv_id = ? AND m.seq < ? AND m.seq > ?"
-            " AND m.time_ms >= ? AND m.time_ms <= ? ORDER BY m.seq DESC LIMIT ?",
+            f" AND m.time_ms >= ? AND m.time_ms <= ? ORDER BY m.seq {order} LIMIT ?",
             (
                 conv_id,
                 before_seq if before_seq is not None else 2**62,

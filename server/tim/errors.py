@@ -44,6 +44,12 @@ TABLE: dict[Reason, dict[str, int]] = {
         OPENIM: E.C2C_MESSAGE_NOT_FOUND,
         WS: E.SDK_INVALID_PARAMETERS,
     },
+    # TIM cannot tell another app's objects from missing ones: answer as for a missing message
+    Reason.OTHER_APP: {
+        GROUP: E.RECEIPT_NOT_FOUND,
+        OPENIM: E.C2C_MESSAGE_NOT_FOUND,
+        WS: E.SDK_INVALID_PARAMETERS,
+    },
     Reason.NOT_ALLOWED: {
         GROUP: E.NO_PERMISSION,
         OPENIM: E.C2C_BAD_REQUEST,

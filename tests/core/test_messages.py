@@ -194,13 +194,14 @@ async def test_sending_to_an_unknown_group_is_refused(core: Core) -> None:
         assert err.value.reason is Reason.UNKNOWN_GROUP
 
 
-async def test_a_message_of_another_app_is_unknown(core: Core) -> None:
-    """get() of a message id that belongs to another app fails with UNKNOWN_MESSAGE."""
+async def test_a_message_of_another_app_is_foreign(core: Core) -> None:
+    """get() of a message id that belongs to another app fails with OTHER_APP (dialects tell
+    another tenant's message from a missing one), of no message with UNKNOWN_MESSAGE."""
     await users(core, "alice", "bob")
     sent = await send_c2c(core, "alice", "bob")
     with pytest.raises(CoreError) as err:
         await core.messages.get(APP + 1, sent.message.id)
-    assert err.value.reason is Reason.UNKNOWN_MESSAGE
+    assert err.value.reason is Reason.OTHER_APP
     with pytest.raises(CoreError) as err:
         await core.messages.get(APP, sent.message.id + 1000)
     assert err.value.reason is Reason.UNKNOWN_MESSAGE
