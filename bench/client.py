@@ -126,10 +126,25 @@ class Conn:
     def send_receipts_nowait(self, tail: bytes) -> asyncio.Future[Frame]:
         """Send a sendMessageReadReceipts (``tail`` from :func:`msg_ids_tail`) without ever
         waiting, so an open-loop scheduler keeps its schedule; returns the response's future."""
+        return self.request_nowait(lambda req_id: _RECEIPT_HEAD + str(req_id).encode() + tail)
+
+    def send_c2c_nowait(
+        self, receiver: str, text: str, *, need_read_receipt: bool = False
+    ) -> asyncio.Future[Frame]:
+        """Send a one-to-one text message without waiting; returns the response's future."""
+        message = W.OutgoingMessage(elemList=[el.text(text)], needReadReceipt=need_read_receipt)
+        return self.request_nowait(
+            lambda req_id: W.encoder.encode(
+                W.SendMessage(reqId=req_id, receiver=receiver, message=message)
+            )
+        )
+
+    def request_nowait(self, build: Callable[[int], bytes]) -> asyncio.Future[Frame]:
+        """Send the frame ``build(reqId)`` without ever waiting; returns the response's future."""
         req_id = next(self._ids)
         fut: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
         self._pending[req_id] = fut
-        frame = _RECEIPT_HEAD + str(req_id).encode() + tail
+        frame = build(req_id)
         if not self._send_now(frame):
             task = asyncio.ensure_future(self._send_text(frame, req_id))
             self._sending.add(task)

@@ -13,12 +13,13 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench import feishu, report, scenarios
 from bench import population as pop_mod
 from bench import profile as prof_mod
-from bench import report, scenarios
 from bench import server as srv
 from clients.tim_rest import TimRestClient
 from server.settings import DEFAULT_ADMIN, DEFAULT_SDKAPPID, DEFAULT_SECRET_KEY
@@ -38,13 +39,32 @@ def _rates(text: str) -> list[float]:
     return rates
 
 
+def _choices(*allowed: str) -> Callable[[str], list[str]]:
+    def parse(text: str) -> list[str]:
+        items = [x.strip() for x in text.split(",") if x.strip()]
+        bad = [x for x in items if x not in allowed]
+        if not items or bad:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: choose from {', '.join(allowed)} (comma-separated)"
+            )
+        return items
+
+    return parse
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="scripts/bench",
         description="Benchmark read receipts over the TIM WebSocket: memory per connection, "
         "receipt throughput (closed loop) and receipt-to-push latency (open loop).",
     )
-    p.add_argument("--scenario", choices=["all", "throughput", "latency", "memory"], default="all")
+    p.add_argument(
+        "--scenario",
+        choices=["all", "tim", "throughput", "latency", "memory", "feishu"],
+        default="all",
+        help="tim: throughput, latency and memory of TIM receipts; feishu: event delivery by "
+        "webhook and long connection; all (default): both",
+    )
     p.add_argument("--groups", type=int, default=5, help="Work groups (default 5)")
     p.add_argument("--members", type=int, default=200, help="members per group (default 200)")
     p.add_argument("--duration", type=float, default=10.0, help="measured seconds (default 10)")
@@ -93,6 +113,54 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="before each measurement, wait up to this long for other processes "
         "on the machine to go quiet (default 0: don't wait)",
     )
+    g = p.add_argument_group("feishu", "Feishu event delivery (--scenario feishu or all)")
+    g.add_argument(
+        "--delivery",
+        type=_choices("webhook", "longconn"),
+        default=["webhook", "longconn"],
+        help="delivery modes, comma-separated (default webhook,longconn)",
+    )
+    g.add_argument(
+        "--kind",
+        type=_choices("message", "read"),
+        default=["message", "read"],
+        help="user actions, comma-separated: message (a p2p text to the bot -> "
+        "im.message.receive_v1) and read (a receipt for a bot message -> "
+        "im.message.message_read_v1); default both",
+    )
+    g.add_argument(
+        "--event-rate",
+        type=_rates,
+        default=[500.0, 2000.0],
+        help="latency: actions/s offered (default 500,2000); a comma-separated list runs one each",
+    )
+    g.add_argument("--event-users", type=int, default=200, help="users acting (default 200)")
+    g.add_argument(
+        "--event-inflight",
+        type=int,
+        default=1,
+        help="capacity burst: actions in flight per user (default 1)",
+    )
+    g.add_argument(
+        "--max-in-flight",
+        type=int,
+        default=16,
+        help="the bots' max_in_flight: events delivered at once (default 16; the server's "
+        "default is 1, strictly in order)",
+    )
+    g.add_argument(
+        "--burst",
+        type=float,
+        default=8.0,
+        help="capacity: seconds of closed-loop actions that pile up the backlog whose "
+        "delivery is timed (default 8)",
+    )
+    g.add_argument(
+        "--expected-event-rate",
+        type=float,
+        default=4000.0,
+        help="capacity burst: actions/s to seed bot messages for (read; default 4000)",
+    )
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     p.add_argument(
         "--profile",
@@ -114,6 +182,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--keep", action="store_true", help="keep the started server's directory (database and log)"
     )
     args = p.parse_args(argv)
+    if args.scenario in ("all", "feishu") and args.server_url:
+        p.error(
+            "the Feishu benchmark starts its own server (it needs its bots configured): "
+            "use --scenario tim with --server-url"
+        )
     if args.members < 2 or args.groups < 1:
         p.error("need at least 1 group of 2 members")
     if not 1 <= args.batch <= 100 or not 1 <= args.latency_batch <= 100:
@@ -174,12 +247,12 @@ async def run(
                 "per_connection_kb": (rss_after - rss_before) / n,
                 "server_threads": srv.thread_count(pid),
             }
-        elif args.scenario in ("all", "memory"):
+        elif args.scenario in ("all", "tim", "memory"):
             warnings.append("memory not measured: the server pid is unknown (--server-pid)")
         gc.collect()
         gc.freeze()  # setup objects live for the whole run: keep them out of GC passes
 
-        if args.scenario in ("all", "throughput"):
+        if args.scenario in ("all", "tim", "throughput"):
             batches = [args.batch] + ([1] if args.batch != 1 else [])
             for i, batch in enumerate(batches):
                 expected = EXPECTED_RATE[1] if batch == 1 else EXPECTED_RATE["batch"]
@@ -246,7 +319,7 @@ async def run(
                         info["error"] = recorder.error
                     result["profile"] = info
 
-        for rate in args.rate if args.scenario in ("all", "latency") else []:
+        for rate in args.rate if args.scenario in ("all", "tim", "latency") else []:
             per_group = scenarios.messages_needed(
                 rate, args.warmup + args.duration, population, 1.2
             )
@@ -330,6 +403,68 @@ def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt  # SIGTERM: clean up (stop the server) as for Ctrl-C
 
 
+def _phase(phase: str, args: argparse.Namespace, result: dict[str, Any], loop_factory: Any) -> int:
+    """Run the TIM or the Feishu benchmarks against a server of their own (or, for TIM, the
+    one at --server-url); returns the exit code."""
+    server: srv.ServerProcess | None = None
+    env: dict[str, Any] = result["environment"].setdefault(phase, {})
+    code = 0
+    runner = asyncio.Runner(loop_factory=loop_factory)
+    try:
+        hook: feishu.WebhookReceiver | None = None
+        if args.server_url:
+            base_url = args.server_url.rstrip("/")
+            ws_url = base_url.replace("http", "ws", 1) + "/tim/ws"
+            pid = args.server_pid
+            env["server"] = base_url
+        else:
+            server = srv.ServerProcess(config=args.server_config, keep_dir=args.keep)
+            if phase == "feishu":
+                hook = feishu.WebhookReceiver(feishu.ENCRYPT_KEY)
+                config = server.dir / "feishu-bench.toml"
+                feishu.write_config(config, hook.url, args.max_in_flight)
+                server.config = str(config)
+                # listening before the server starts: its url_verification challenge waits in
+                # the socket's backlog until the loop runs again, and is answered then
+                runner.run(hook.start())
+            print(f"starting server on {server.base_url} (db {server.db})", file=sys.stderr)
+            server.start()
+            base_url, ws_url, pid = server.base_url, server.ws_url, server.pid
+            env["server"] = f"python -m server serve on {base_url}"
+        env["server_pid"] = pid
+        with runner:
+            if phase == "tim":
+                runner.run(run(args, base_url, ws_url, pid, result))
+            else:
+                assert hook is not None
+                if pid:
+                    scenarios.Usage.thread_names = srv.thread_names(pid, prof_mod.py_spy())
+                runner.run(feishu.run(args, base_url, ws_url, pid, result, hook, args.secret_key))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        code = 130
+    except Exception as exc:
+        result["warnings"].append(f"{phase} benchmark failed: {type(exc).__name__}: {exc}")
+        code = 1
+        import traceback
+
+        traceback.print_exc()
+    finally:
+        runner.close()
+        if server is not None:
+            if server.proc is not None and server.proc.poll() is not None:
+                result["warnings"].append(
+                    f"the {phase} server exited by itself with code {server.proc.returncode}"
+                )
+            exit_code = server.stop()
+            result.setdefault("server_log_problems", []).extend(server.log_problems())
+            env["server_exit_code"] = exit_code
+            if args.keep:
+                print(f"server files kept in {server.dir}", file=sys.stderr)
+            server.cleanup()
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, _terminate)
@@ -369,44 +504,16 @@ def main(argv: list[str] | None = None) -> int:
         "latency": [],
         "warnings": [],
     }
-    server: srv.ServerProcess | None = None
     code = 0
-    try:
-        if args.server_url:
-            base_url = args.server_url.rstrip("/")
-            ws_url = base_url.replace("http", "ws", 1) + "/tim/ws"
-            pid = args.server_pid
-            result["environment"]["server"] = base_url
-        else:
-            server = srv.ServerProcess(config=args.server_config, keep_dir=args.keep)
-            print(f"starting server on {server.base_url} (db {server.db})", file=sys.stderr)
-            server.start()
-            base_url, ws_url, pid = server.base_url, server.ws_url, server.pid
-            result["environment"]["server"] = f"python -m server serve on {base_url}"
-        result["environment"]["server_pid"] = pid
-        with asyncio.Runner(loop_factory=loop_factory) as runner:
-            runner.run(run(args, base_url, ws_url, pid, result))
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        code = 130
-    except Exception as exc:
-        result["warnings"].append(f"benchmark failed: {type(exc).__name__}: {exc}")
-        code = 1
-        import traceback
-
-        traceback.print_exc()
-    finally:
-        if server is not None:
-            if server.proc is not None and server.proc.poll() is not None:
-                result["warnings"].append(
-                    f"the server exited by itself with code {server.proc.returncode}"
-                )
-            exit_code = server.stop()
-            result["server_log_problems"] = server.log_problems()
-            result["environment"]["server_exit_code"] = exit_code
-            if args.keep:
-                print(f"server files kept in {server.dir}", file=sys.stderr)
-            server.cleanup()
+    phases = []
+    if args.scenario != "feishu":
+        phases.append("tim")
+    if args.scenario in ("all", "feishu"):
+        phases.append("feishu")
+    for phase in phases:
+        code = _phase(phase, args, result, loop_factory)
+        if code:
+            break
     print(report.render(result))
     if args.json:
         report.write_json(result, args.json)

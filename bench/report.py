@@ -47,20 +47,98 @@ def _lat(s: dict[str, Any]) -> str:
     )
 
 
+_EVENT = {"message": "im.message.receive_v1", "read": "im.message.message_read_v1"}
+_ACTION = {
+    "message": "a p2p text to the bot (sendMessage over /tim/ws)",
+    "read": "a receipt for a bot message (sendMessageReadReceipts)",
+}
+
+
+def _feishu(result: dict[str, Any], cpus: int) -> list[str]:
+    runs = result.get("feishu", [])
+    env = result["environment"].get("feishu")
+    if not env:
+        return []
+    out = ["=" * 78]
+    out.append(
+        "Feishu event delivery: webhook (encrypted + signed) and long connection (pbbp2 + ack); "
+        f"server {env.get('server', '?')} (pid {env.get('server_pid') or '?'})"
+    )
+    out.append("=" * 78)
+    for r in runs:
+        what = f"{r['delivery']}, {_EVENT[r['kind']]} <- {_ACTION[r['kind']]}"
+        if r["scenario"] == "drain":
+            out.append(
+                f"Delivery capacity: a {_f(r['window_s'], 0)} s burst ({r['users']} users x "
+                f"{r['inflight_per_user']} action in flight), then its backlog drained: {what}"
+            )
+            rows = [
+                (
+                    "events/s delivered",
+                    f"{_f(r['events_per_s'], 0)}  ({_f(r['drained'])} events in "
+                    f"{_f(r['drain_s'], 2)} s, nothing else to do)",
+                ),
+                (
+                    "during the burst",
+                    f"{_f(r['actions_per_s'], 0)} actions/s accepted, "
+                    f"{_f(r['events_during_burst_per_s'], 0)} events/s delivered meanwhile",
+                ),
+            ]
+        else:
+            out.append(f"Latency, open loop, {_f(r['rate_offered'], 0)} actions/s: {what}")
+            rows = [
+                (
+                    "achieved",
+                    f"{_f(r['achieved_action_rate'], 0)} actions/s, "
+                    f"{_f(r['events_per_s'], 0)} events/s arrived",
+                ),
+                ("action -> arrival", _lat(r["action_to_arrival"])),
+                ("  from scheduled time", _lat(r["action_to_arrival_from_schedule"])),
+                ("scheduler lag", _lat(r["scheduler_lag"])),
+            ]
+        rows += [
+            ("server CPU", f"{_f(r.get('server_cpu_pct'))}% of one core" + _threads(r)),
+            ("generator CPU", f"{_f(r.get('generator_cpu_pct'))}% of one core (+ receiver)"),
+            ("machine", _machine(r, cpus)),
+            (
+                "correctness",
+                (
+                    "OK"
+                    if not (
+                        r["missing_events"]
+                        or r["duplicate_events"]
+                        or r["bad_deliveries"]
+                        or r["unmatched_events"]
+                        or r["action_errors"]
+                    )
+                    else "FAILED"
+                )
+                + f": {_f(r['missing_events'])} missing, {_f(r['duplicate_events'])} duplicate, "
+                f"{_f(r['unmatched_events'])} unmatched, {_f(r['bad_deliveries'])} bad "
+                f"signature/decryption, action errors {r['action_errors'] or 0}",
+            ),
+        ]
+        out += _table(rows)
+    return out
+
+
 def render(result: dict[str, Any]) -> str:
     out: list[str] = []
     cfg = result["config"]
+    env = result["environment"]
     out.append("=" * 78)
     out.append(
-        f"TIM read-receipt benchmark: {cfg['groups']} Work groups x {cfg['members']} members = "
-        f"{cfg['groups'] * cfg['members']} users, one WebSocket each"
+        f"generator pid {env['generator_pid']} ({env['loop']}), {env['cpus']} CPUs, "
+        f"Python {env['python']}" + (f", code {env['source']}" if env.get("source") else "")
     )
-    env = result["environment"]
-    out.append(
-        f"server {env.get('server', '?')} (pid {env.get('server_pid') or '?'}), generator pid "
-        f"{env['generator_pid']} ({env['loop']}), {env['cpus']} CPUs, Python {env['python']}"
-        + (f", code {env['source']}" if env.get("source") else "")
-    )
+    tim_env = env.get("tim")
+    if tim_env:
+        out.append("=" * 78)
+        out.append(
+            f"TIM read-receipt benchmark: {cfg['groups']} Work groups x {cfg['members']} "
+            f"members = {cfg['groups'] * cfg['members']} users, one WebSocket each"
+        )
+        out.append(f"server {tim_env.get('server', '?')} (pid {tim_env.get('server_pid') or '?'})")
     out.append("=" * 78)
     setup = result.get("setup", {})
     if setup:
@@ -170,6 +248,7 @@ def render(result: dict[str, Any]) -> str:
                 ),
             ]
         )
+    out += _feishu(result, env["cpus"])
     prof = result.get("profile")
     if prof:
         out.append(f"Server profile (py-spy, {prof.get('scenario')}): {prof.get('path')}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import logging
 import sys
@@ -62,6 +63,11 @@ def _serve(args: argparse.Namespace) -> int:
         f"database:      {s.db}",
         file=sys.stderr,
     )
+    # What exists now (modules, settings, the app) lives as long as the process: move it out
+    # of the collector's generations so that full collections, which stall the event loop,
+    # do not walk it again and again.
+    gc.collect()
+    gc.freeze()
     try:
         server.run()
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after a clean shutdown

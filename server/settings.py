@@ -8,7 +8,7 @@ with that key is accepted out of the box. docs/configuration.md documents every 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 import msgspec
 
@@ -107,6 +107,15 @@ SCOPE_GROUP_MSG = "im:message.group_msg"  # the bot receives every group message
 DEFAULT_FEISHU_SCOPES = ("im:message", SCOPE_USER_ID)
 
 
+FEISHU_EVENT_TYPES: Final = (
+    "im.message.receive_v1",
+    "im.message.message_read_v1",
+    "im.message.reaction.created_v1",
+    "im.message.reaction.deleted_v1",
+)
+"""The events the server emits; an app subscribes to all of them unless it says otherwise."""
+
+
 class FeishuAppSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One Feishu/Lark app with a bot, living in a workspace (a TIM app)."""
 
@@ -127,9 +136,17 @@ class FeishuAppSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True)
     ping_interval: Annotated[int, msgspec.Meta(ge=1)] = 120  # long connection ClientConfig, s
     reconnect_interval: Annotated[int, msgspec.Meta(ge=1)] = 120
     reconnect_nonce: Annotated[int, msgspec.Meta(ge=0)] = 30
+    # the events the app subscribes to (the console's "Add events"); others are never sent
+    events: list[str] = msgspec.field(default_factory=lambda: list(FEISHU_EVENT_TYPES))
+    # events delivered at once (webhook POSTs or long-connection pushes awaiting their ack);
+    # 1 keeps them strictly in order
+    max_in_flight: Annotated[int, msgspec.Meta(ge=1, le=64)] = 1
 
     def has_scope(self, scope: str) -> bool:
         return scope in self.scopes
+
+    def subscribes(self, event_type: str) -> bool:
+        return event_type in self.events
 
 
 class FeishuSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -147,6 +164,12 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         workspaces = {a.sdkappid for a in self.all_apps()}
         seen: set[str] = set()
         for f in self.feishu.apps:
+            unknown = sorted(set(f.events) - set(FEISHU_EVENT_TYPES))
+            if unknown:
+                raise ValueError(
+                    f"feishu app {f.app_id!r} subscribes to {', '.join(map(repr, unknown))}: "
+                    f"not an event this server sends (it sends {', '.join(FEISHU_EVENT_TYPES)})"
+                )
             if f.app_id in seen:
                 raise ValueError(f"feishu app {f.app_id!r} is configured twice")
             seen.add(f.app_id)

@@ -92,4 +92,5 @@ class Wiring:
             "write_batches": self.db.batches,
             "write_units": self.db.units,
             **self.feishu.stats(),
+            "outbox": self.outbox.stats(),
         }

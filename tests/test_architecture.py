@@ -94,18 +94,20 @@ RULES = {
     ),
     # the store does not know who calls it
     "the store is below the core services": lambda m, i: (
-        (_under(m, "server.store")
-        and any(
-            _under(i, p)
-            for p in (
-                "server.tim",
-                "server.feishu",
-                "server.app",
-                "server.outbox",
-                "server.fanout",
-                "server.wiring",
+        (
+            _under(m, "server.store")
+            and any(
+                _under(i, p)
+                for p in (
+                    "server.tim",
+                    "server.feishu",
+                    "server.app",
+                    "server.outbox",
+                    "server.fanout",
+                    "server.wiring",
+                )
             )
-        ))
+        )
         or (
             _under(m, "server.store")
             and _under(i, "server.core")

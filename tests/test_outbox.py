@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 from server.core.clock import FakeClock
@@ -29,11 +30,17 @@ class FailingAdvance(EventStore):
 
     failures = 1
 
-    async def advance(self, channel: str, event_id: int, now_ms: int) -> None:
+    async def finish(
+        self,
+        channel: str,
+        event_id: int,
+        now_ms: int,
+        attempts: Sequence[tuple[int, int, bool, int | None, str]] = (),
+    ) -> None:
         if self.failures:
             self.failures -= 1
             raise sqlite3.OperationalError("database or disk is full")
-        await super().advance(channel, event_id, now_ms)
+        await super().finish(channel, event_id, now_ms, attempts)
 
 
 class QueueChannel:
@@ -104,10 +111,65 @@ async def test_an_event_that_cannot_be_rendered_is_given_up_at_once(tmp_path: Pa
         await consumer.start()
         async with asyncio.timeout(5):
             assert await channel.seen.get() == 2
+        await consumer.stop()  # writes what it logged (attempts go with the cursor, per batch)
         attempts = await events.attempts(channel.name)
         assert [(a.event_id, a.detail) for a in reversed(attempts)][:2] == [
             (1, "internal error: ValueError('cannot render')"),
             (1, "given up"),
+        ]
+    finally:
+        await consumer.stop()
+        await db.close()
+
+
+class SlowFirstChannel(QueueChannel):
+    """Four events at once; event 1 fails its first attempt, so 2-5 finish before it."""
+
+    window = 4
+    retry = RetryPolicy(0.05, 0.05)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed_once = False
+
+    async def deliver(self, event: StoredEvent) -> Outcome | None:
+        if event.id == 1 and not self.failed_once:
+            self.failed_once = True
+            return Outcome(False, 500, "not yet")
+        return await super().deliver(event)
+
+
+async def test_a_window_moves_the_cursor_only_past_finished_events(tmp_path: Path) -> None:
+    """With several events in flight, later events are not held back by a failing one, and
+    the stored cursor never passes an event that is not finished (so a restart redelivers it)."""
+    clock = FakeClock()
+    db = Database(str(tmp_path / "im.sqlite3"))
+    await db.open()
+    events = EventStore(db)
+    channel = SlowFirstChannel()
+    consumer = Consumer(channel, events, clock, poll=0.01)
+    try:
+        await events.cursor(channel.name, clock.now_ms())
+        for seq in range(1, 6):
+            read = GroupRead(reader="bob", group_id="g", read_seq=seq)
+            await db.write(event_sql.append, APP, [read], clock.now_ms())
+        await consumer.start()
+        async with asyncio.timeout(5):
+            first = [await channel.seen.get() for _ in range(3)]
+            assert 1 not in first  # 2, 3 and 4 went out while 1 waited for its retry
+            assert await events.cursor(channel.name, clock.now_ms()) == 0
+            rest = [await channel.seen.get() for _ in range(2)]
+        assert sorted(first + rest) == [1, 2, 3, 4, 5]
+        await consumer.stop()
+        assert await events.cursor(channel.name, clock.now_ms()) == 5
+        attempts = [(a.event_id, a.ok) for a in await events.attempts(channel.name)]
+        assert sorted(attempts) == [
+            (1, False),
+            (1, True),
+            (2, True),
+            (3, True),
+            (4, True),
+            (5, True),
         ]
     finally:
         await consumer.stop()

@@ -40,6 +40,9 @@ def user_of_email(address: str) -> str | None:
     return local if at and domain == EMAIL_DOMAIN and local else None
 
 
+_MAX_NUMBER = 2**63 - 1  # SQLite's largest integer
+
+
 def _mint(prefix: str, kind: str, number: int) -> str:
     return f"{prefix}{_hex(f'{kind}:{number}', 24)}{number:x}"
 
@@ -51,6 +54,8 @@ def _parse(prefix: str, kind: str, text: str) -> int | None:
     try:
         number = int(digits, 16)
     except ValueError:
+        return None
+    if number > _MAX_NUMBER:  # no row has it, and SQLite could not even look it up
         return None
     return number if _mint(prefix, kind, number) == text and check else None
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 from collections.abc import Mapping
-from typing import Annotated, Literal, TypeVar
+from typing import Annotated, Final, Literal, TypeVar
 
 import msgspec
 from msgspec import Meta, Struct
@@ -49,6 +50,20 @@ def parse_page_token(token: str) -> str | None:
         return base64.urlsafe_b64decode(token.encode("ascii")).decode()
     except (ValueError, binascii.Error, UnicodeError):
         return None
+
+
+MAX_POSITION: Final = 2**63 - 1  # SQLite's largest integer
+_POSITION = re.compile(r"[0-9]{1,19}")
+
+
+def parse_position(text: str | None) -> int | None:
+    """A non-negative integer position (ASCII digits, at most :data:`MAX_POSITION`) taken from
+    a page token's text; None for anything else, so a forged token is an error, never a
+    number the database cannot hold."""
+    if text is None or _POSITION.fullmatch(text) is None:
+        return None
+    n = int(text)
+    return n if n <= MAX_POSITION else None
 
 
 # -- auth/v3 ----------------------------------------------------------------------------------
@@ -108,11 +123,14 @@ class ReplyMessageBody(Struct, frozen=True):
     uuid: Uuid | None = None
 
 
+MAX_SECONDS: Final = MAX_POSITION // 1000  # Unix seconds whose milliseconds SQLite can hold
+
+
 class ListMessagesParams(Struct, frozen=True):
     container_id_type: Literal["chat", "thread"]
     container_id: NonEmpty
-    start_time: Annotated[int, Meta(ge=0)] | None = None  # seconds
-    end_time: Annotated[int, Meta(ge=0)] | None = None  # seconds
+    start_time: Annotated[int, Meta(ge=0, le=MAX_SECONDS)] | None = None
+    end_time: Annotated[int, Meta(ge=0, le=MAX_SECONDS)] | None = None
     sort_type: Literal["ByCreateTimeAsc", "ByCreateTimeDesc"] = "ByCreateTimeAsc"
     page_size: PageSize50 = 20
     page_token: str | None = None

@@ -23,8 +23,8 @@ class Listener(Protocol):
     def c2c_read(self, app: int, reader: str, peer: str, read_ms: int) -> None:
         """``reader`` marked its C2C conversation with ``peer`` read up to ``read_ms``."""
 
-    def events_appended(self) -> None:
-        """New events are in the outbox."""
+    def events_appended(self, app: int) -> None:
+        """New events of workspace ``app`` are in the outbox."""
 
 
 class Listeners:
@@ -48,6 +48,6 @@ class Listeners:
         for listener in self._listeners:
             listener.c2c_read(app, reader, peer, read_ms)
 
-    def events_appended(self) -> None:
+    def events_appended(self, app: int) -> None:
         for listener in self._listeners:
-            listener.events_appended()
+            listener.events_appended(app)

@@ -177,7 +177,7 @@ class Messaging:
         if sent.duplicate:
             return
         self.d.listeners.message_sent(sent.message, sent.recipients)
-        self.d.listeners.events_appended()
+        self.d.listeners.events_appended(sent.message.app)
 
     async def recall(
         self, app: int, operator: str, msg_id: int, *, as_admin: bool = False
@@ -204,7 +204,7 @@ class Messaging:
         )
         if not await self.d.store.messages.recall(message, now, [event]):
             raise CoreError(Reason.MESSAGE_RECALLED, f"message {msg_id} was already recalled")
-        self.d.listeners.events_appended()
+        self.d.listeners.events_appended(app)
         return message
 
     async def get(self, app: int, msg_id: int) -> Message:

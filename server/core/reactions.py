@@ -41,7 +41,7 @@ class Reactions:
             app, message.id, operator, emoji_type, now, event
         )
         if created:
-            self.d.listeners.events_appended()
+            self.d.listeners.events_appended(app)
         return reaction
 
     async def remove(self, app: int, operator: str, msg_id: int, reaction_id: int) -> Reaction:
@@ -60,7 +60,7 @@ class Reactions:
         removed = await self.d.store.reactions.remove(app, reaction_id, now, event)
         if removed is None:
             raise CoreError(Reason.UNKNOWN_REACTION, f"reaction {reaction_id} was already removed")
-        self.d.listeners.events_appended()
+        self.d.listeners.events_appended(app)
         return removed
 
     async def list(

@@ -74,7 +74,7 @@ class Reads:
             app, conv_id, reader, upto, now, upto_seq=upto_seq, build_events=build
         )
         self.d.listeners.c2c_read(app, reader, peer, change.read_ms)
-        self.d.listeners.events_appended()
+        self.d.listeners.events_appended(app)
         return change
 
     async def mark_group(
@@ -103,7 +103,7 @@ class Reads:
         change = await self.d.store.reads.mark_group(
             app, group.conv_id, reader, upto_seq, now, build_events=build
         )
-        self.d.listeners.events_appended()
+        self.d.listeners.events_appended(app)
         return change
 
     async def c2c_unread(self, app: int, user: str) -> dict[str, int]:
@@ -125,31 +125,44 @@ class Reads:
         within_ms: int,
         after: tuple[int, str] | None,
         limit: int,
+        exclude: frozenset[str] = frozenset(),
     ) -> tuple[Message, list[Reader]]:
-        """The message and its :meth:`readers`, asked by its sender, who must still be in its
-        conversation, at most ``within_ms`` after sending.
+        """The message and its :meth:`readers` (less the accounts in ``exclude``), asked by its
+        sender, who must still be in its conversation, at most ``within_ms`` after sending.
 
-        Raises CoreError: UNKNOWN_MESSAGE, OTHER_APP, MESSAGE_RECALLED, NOT_ALLOWED (not the
-        sender), TOO_OLD, UNKNOWN_GROUP, NOT_GROUP_MEMBER (the sender left the group)."""
+        Raises CoreError, checked in this order: UNKNOWN_MESSAGE, OTHER_APP, NOT_ALLOWED (not
+        the sender: nothing more is told of another sender's message), MESSAGE_RECALLED,
+        TOO_OLD, UNKNOWN_GROUP, NOT_GROUP_MEMBER (the sender left the group)."""
         message = await self.messages.get(app, msg_id)
-        if message.recalled:
-            raise CoreError(Reason.MESSAGE_RECALLED, f"message {msg_id} was recalled")
         if message.sender != sender:
             raise CoreError(Reason.NOT_ALLOWED, f"{sender!r} did not send message {msg_id}")
+        if message.recalled:
+            raise CoreError(Reason.MESSAGE_RECALLED, f"message {msg_id} was recalled")
         if self.d.clock.now_ms() - message.time_ms > within_ms:
             raise CoreError(
                 Reason.TOO_OLD, f"message {msg_id} was sent more than {within_ms} ms ago"
             )
         await self.messages.get_visible(app, sender, msg_id)
-        return message, await self.readers(message, after=after, limit=limit)
+        return message, await self.readers(message, after=after, limit=limit, exclude=exclude)
 
     async def readers(
-        self, message: Message, *, after: tuple[int, str] | None, limit: int
+        self,
+        message: Message,
+        *,
+        after: tuple[int, str] | None,
+        limit: int,
+        exclude: frozenset[str] = frozenset(),
     ) -> list[Reader]:
-        """Everyone but the sender who has read ``message``, by a receipt or a conversation
-        read, each once with the earliest time, ordered by (time, user) after ``after``."""
+        """Everyone but the sender (and ``exclude``) who has read ``message``, by a receipt or
+        a conversation read, each once with the earliest time, ordered by (time, user) after
+        ``after``."""
         return await self.d.store.reads.readers(
-            message.id, message.conv_id, message.seq, message.sender, after=after, limit=limit
+            message.id,
+            message.conv_id,
+            message.seq,
+            frozenset({message.sender, *exclude}),
+            after=after,
+            limit=limit,
         )
 
     async def group_positions(self, app: int, group_id: str, user_ids: list[str]) -> dict[str, int]:

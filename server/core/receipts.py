@@ -174,7 +174,7 @@ class Receipts:
         ]
         if fresh:
             self.d.listeners.receipts_changed(app, reader, fresh)
-            self.d.listeners.events_appended()
+            self.d.listeners.events_appended(app)
         return changes
 
     async def counts(

@@ -22,10 +22,10 @@ from server.feishu.errors import CHAT, PAGE_TOKEN_ERROR, FeishuError
 def _page_position(token: str | None) -> int:
     if token is None:
         return 0
-    text = R.parse_page_token(token)
-    if text is None or not text.isdigit():
+    position = R.parse_position(R.parse_page_token(token))
+    if position is None:
         raise FeishuError(PAGE_TOKEN_ERROR[CHAT], f"invalid page_token {token!r}")
-    return int(text)
+    return position
 
 
 async def _group(bot: Bot, chat_id: str) -> Group:

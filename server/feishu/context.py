@@ -39,6 +39,10 @@ class Bot:
         other = self.apps.get(account)
         return other is not None and other.workspace == self.app.workspace
 
+    def bots(self) -> frozenset[str]:
+        """The bot accounts (app ids) of this bot's workspace."""
+        return frozenset(a for a, s in self.apps.items() if s.workspace == self.app.workspace)
+
     def reaches(self, account: str) -> bool:
         """Whether ``account`` is within the app's availability (bots always are)."""
         return self.app.reach is None or account in self.app.reach or self.is_bot(account)

@@ -153,7 +153,7 @@ class EventRenderer:
                 rendered = None
         except CoreError:  # the message or group is gone: nothing to tell
             return []
-        if rendered is None:
+        if rendered is None or not app.subscribes(rendered[0]):
             return []
         event_type, body = rendered
         header = EventHeader(

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Final
 
 from server.core.events import StoredEvent
+from server.feishu.events import RENDERED_TYPES
 from server.outbox import Outcome, RetryPolicy
 from server.settings import FeishuAppSettings
 
@@ -51,8 +52,8 @@ class LongConnChannel:
         # After an attempt that already waited `hold` s for a client, try again at once.
         self._after_hold = RetryPolicy(0.01, 0.01, feishu_app.give_up_after)
         self._held = False
-        self._event: int | None = None
-        self._acked: set[int] = set()  # bodies of the current event its client acked
+        self.window = feishu_app.max_in_flight
+        self._acked: dict[int, set[int]] = {}  # by outbox id: the bodies its client acked
 
     @property
     def name(self) -> str:
@@ -64,7 +65,7 @@ class LongConnChannel:
 
     @property
     def types(self) -> tuple[str, ...]:
-        return ()
+        return RENDERED_TYPES  # only what can become a Feishu event is read
 
     @property
     def retry(self) -> RetryPolicy:
@@ -77,12 +78,13 @@ class LongConnChannel:
         bodies = await self.render(self.feishu_app, event)
         if not bodies:
             return None
-        if self._event != event.id:
-            self._event, self._acked = event.id, set()
+        if len(self._acked) >= 1024 and event.id not in self._acked:  # given up since
+            del self._acked[next(iter(self._acked))]
+        acked = self._acked.setdefault(event.id, set())
         self._held = False
         detail = "already acked"
         for index, body in enumerate(bodies):
-            if index in self._acked:
+            if index in acked:
                 continue
             connection = await self.hub.client(self.feishu_app.app_id, self.hold)
             if connection is None:
@@ -100,5 +102,6 @@ class LongConnChannel:
                 detail = ack.detail
             if ack.code != 200:
                 return Outcome(False, ack.code, detail)
-            self._acked.add(index)
+            acked.add(index)
+        del self._acked[event.id]
         return Outcome(True, 200, detail)

@@ -136,10 +136,9 @@ async def list_(bot: Bot, p: R.ListMessagesParams, _: None) -> R.MessagePage:
         )
     position = None
     if p.page_token is not None:
-        text = R.parse_page_token(p.page_token)
-        if text is None or not text.isdigit():
+        position = R.parse_position(R.parse_page_token(p.page_token))
+        if position is None:
             raise FeishuError(E.MSG_INVALID_PARAM, f"invalid page_token {p.page_token!r}")
-        position = int(text)
     ascending = p.sort_type == "ByCreateTimeAsc"
     found = await bot.core.messages.conversation_history(
         bot.workspace,

@@ -36,10 +36,10 @@ async def list_(bot: Bot, p: R.ListReactionsParams, _: None) -> R.ReactionPage:
     of one ``reaction_type`` if given."""
     after = 0
     if p.page_token is not None:
-        text = R.parse_page_token(p.page_token)
-        if text is None or not text.isdigit():
+        position = R.parse_position(R.parse_page_token(p.page_token))
+        if position is None:
             raise FeishuError(E.REACTION_PAGE_TOKEN_INVALID, f"invalid page_token {p.page_token!r}")
-        after = int(text)
+        after = position
     bot.require_id_type(p.user_id_type)
     found = await bot.core.reactions.list(
         bot.workspace,

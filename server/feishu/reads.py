@@ -26,9 +26,10 @@ def _after(token: str | None) -> tuple[int, str] | None:
         return None
     text = R.parse_page_token(token)
     ms, sep, user = (text or "").partition(":")
-    if not sep or not ms.isdigit() or not user:
+    position = R.parse_position(ms)
+    if not sep or position is None or not user:
         raise FeishuError(E.MSG_INVALID_PARAM, f"invalid page_token {token!r}")
-    return int(ms), user
+    return position, user
 
 
 async def read_users(bot: Bot, p: R.ReadUsersParams, _: None) -> R.ReadUsersPage:
@@ -42,6 +43,7 @@ async def read_users(bot: Bot, p: R.ReadUsersParams, _: None) -> R.ReadUsersPage
         within_ms=READ_WINDOW_MS,
         after=after,
         limit=p.page_size + 1,
+        exclude=bot.bots(),  # read_users lists users; a bot reading is no read receipt
     )
     peer = peer_of(bot, message)
     if peer is not None and not bot.reaches(peer):

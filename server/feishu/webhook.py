@@ -41,6 +41,7 @@ from server.settings import FeishuAppSettings
 log = logging.getLogger("server.feishu.webhook")
 
 VERIFICATION_EVENT = 0  # the outbox id under which the url_verification attempt is logged
+_MAX_PENDING = 1024  # rendered events kept for their retries (at most max_in_flight are live)
 
 
 class _Challenge(msgspec.Struct):
@@ -87,9 +88,10 @@ class WebhookChannel:
         self.clock = clock
         self.log_book = log_book
         self.retry = RetryPolicy(app.retry_initial, app.retry_max, app.give_up_after)
+        self.window = app.max_in_flight
         self.verified: bool | None = None  # None: no challenge answered yet
         self._verification: asyncio.Task[Outcome] | None = None
-        self._pending: _Pending | None = None
+        self._pending: dict[int, _Pending] = {}  # events being delivered, by outbox id
 
     # -- url_verification ------------------------------------------------------------------
 
@@ -139,11 +141,14 @@ class WebhookChannel:
         """POST the app's events for ``stored``; None if the app hears nothing of it."""
         if self._verification is not None and not self._verification.done():
             await asyncio.wait([self._verification])
-        pending = self._pending
-        if pending is None or pending.event != stored.id:
+        pending = self._pending.get(stored.id)
+        if pending is None:
             pending = _Pending(stored.id, await self.renderer.render(self.settings, stored))
-            self._pending = pending
+            if len(self._pending) >= _MAX_PENDING:  # events given up since: forget the oldest
+                del self._pending[next(iter(self._pending))]
+            self._pending[stored.id] = pending
         if not pending.bodies:
+            del self._pending[stored.id]
             return None
         outcome = Outcome(True, 200, "")
         while pending.done < len(pending.bodies):
@@ -152,6 +157,7 @@ class WebhookChannel:
             if not outcome.ok:
                 return outcome
             pending.done += 1
+        del self._pending[stored.id]
         return outcome
 
     async def _post(self, plain: bytes, label: str) -> tuple[Outcome, str]:

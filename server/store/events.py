@@ -70,6 +70,18 @@ def _attempt(
     )
 
 
+def _finish(
+    conn: sqlite3.Connection,
+    channel: str,
+    event_id: int,
+    now_ms: int,
+    attempts: Sequence[tuple[int, int, bool, int | None, str]],
+) -> None:
+    for event, time_ms, ok, status, detail in attempts:
+        _attempt(conn, channel, event, time_ms, ok, status, detail)
+    _advance(conn, channel, event_id, now_ms)
+
+
 class EventStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -80,6 +92,17 @@ class EventStore:
 
     async def advance(self, channel: str, event_id: int, now_ms: int) -> None:
         await self.db.write(_advance, channel, event_id, now_ms)
+
+    async def finish(
+        self,
+        channel: str,
+        event_id: int,
+        now_ms: int,
+        attempts: Sequence[tuple[int, int, bool, int | None, str]] = (),
+    ) -> None:
+        """Log ``attempts`` ``(event, time_ms, ok, status, detail)`` and move the channel's
+        cursor to ``event_id``, in one transaction."""
+        await self.db.write(_finish, channel, event_id, now_ms, list(attempts))
 
     async def record_attempt(
         self, channel: str, event_id: int, now_ms: int, ok: bool, status: int | None, detail: str

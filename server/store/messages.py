@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import msgspec
 
@@ -14,7 +14,7 @@ from server.core.events import Event
 from server.core.model import ConvKind, Element, Message
 from server.store import events as event_sql
 from server.store.db import Database
-from server.store.reads import c2c_unread_total
+from server.store.reads import c2c_unread_add
 
 _body_encoder = msgspec.json.Encoder()
 _body_decoder = msgspec.json.Decoder(tuple[Element, ...])
@@ -249,7 +249,7 @@ def _send_c2c(
         [receiver],
         new.receipt_code,
         build_events,
-        lambda: c2c_unread_total(conn, app, receiver),
+        lambda: c2c_unread_add(conn, app, receiver, 1),
     )
     return Sent(message, (receiver,))
 
@@ -258,9 +258,22 @@ def _recall(
     conn: sqlite3.Connection, app: int, msg_id: int, now_ms: int, events: Sequence[Event]
 ) -> bool:
     cur = conn.execute("UPDATE messages SET recalled = 1 WHERE id = ? AND recalled = 0", (msg_id,))
-    if cur.rowcount:
-        event_sql.append(conn, app, events, now_ms)
-    return bool(cur.rowcount)
+    if not cur.rowcount:
+        return False
+    row = conn.execute(
+        "SELECT m.seq, m.sender, c.user_a, c.user_b, coalesce(r.read_seq, 0)"
+        " FROM messages m JOIN conversations c ON c.id = m.conv_id AND c.kind = 'c2c'"
+        " LEFT JOIN reads r ON r.conv_id = c.id"
+        " AND r.user_id = CASE WHEN m.sender = c.user_a THEN c.user_b ELSE c.user_a END"
+        " WHERE m.id = ?",
+        (msg_id,),
+    ).fetchone()
+    if row is not None:  # a one-to-one message: unread by its receiver until now?
+        seq, sender, user_a, user_b, read_seq = row
+        if seq > read_seq:
+            c2c_unread_add(conn, app, user_b if sender == user_a else user_a, -1)
+    event_sql.append(conn, app, events, now_ms)
+    return True
 
 
 class MessageStore:
@@ -401,4 +414,4 @@ class MessageStore:
 
     def cached_replace(self, message: Message, **changes: object) -> None:
         if message.id in self._cache:
-            self._cache[message.id] = replace(message, **changes)  # type: ignore[arg-type]
+            self._cache[message.id] = msgspec.structs.replace(message, **changes)

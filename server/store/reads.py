@@ -36,7 +36,34 @@ EventBuilder = Callable[[ReadChange], Sequence[Event]]
 
 
 def c2c_unread_total(conn: sqlite3.Connection, app: int, user: str) -> int:
-    return sum(r[1] for r in conn.execute(_C2C_UNREAD, {"user": user, "app": app}))
+    """The user's total C2C unread count, as kept in ``c2c_unread`` (one indexed row)."""
+    row = conn.execute(
+        "SELECT total FROM c2c_unread WHERE app = ? AND user_id = ?", (app, user)
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def c2c_unread_add(conn: sqlite3.Connection, app: int, user: str, delta: int) -> int:
+    """Change the user's total C2C unread count by ``delta``; returns the new total."""
+    (total,) = conn.execute(
+        "INSERT INTO c2c_unread (app, user_id, total) VALUES (?, ?, ?) ON CONFLICT (app, user_id)"
+        " DO UPDATE SET total = total + excluded.total RETURNING total",
+        (app, user, delta),
+    ).fetchone()
+    return int(total)
+
+
+def _unread_between(
+    conn: sqlite3.Connection, conv_id: int, reader: str, old_seq: int, new_seq: int
+) -> int:
+    """The peer's live messages with old_seq < seq <= new_seq: what a read from old to new
+    takes off the reader's unread count."""
+    (n,) = conn.execute(
+        "SELECT count(*) FROM messages WHERE conv_id = ? AND seq > ? AND seq <= ?"
+        " AND sender != ? AND recalled = 0",
+        (conv_id, old_seq, new_seq, reader),
+    ).fetchone()
+    return int(n)
 
 
 def _current(conn: sqlite3.Connection, conv_id: int, user: str) -> tuple[int, int]:
@@ -102,11 +129,14 @@ def _mark_c2c(
         target, upto_ms = row if row else (0, 0)
     read_seq, read_ms = max(old_seq, target), max(old_ms, upto_ms)
     _save(conn, conv_id, reader, read_seq, read_ms)
+    covered = _unread_between(conn, conv_id, reader, old_seq, read_seq)
     change = ReadChange(
         read_seq,
         read_ms,
         _newly_read(conn, conv_id, reader, old_seq, read_seq, now_ms),
-        c2c_unread_total(conn, app, reader),
+        c2c_unread_add(conn, app, reader, -covered)
+        if covered
+        else c2c_unread_total(conn, app, reader),
     )
     event_sql.append(conn, app, build_events(change), now_ms)
     return change
@@ -176,23 +206,26 @@ class ReadStore:
         msg_id: int,
         conv_id: int,
         seq: int,
-        sender: str,
+        exclude: frozenset[str],
         *,
         after: tuple[int, str] | None,
         limit: int,
     ) -> list[Reader]:
-        """Who has read a message, by receipt or conversation read, each once with the earliest
-        time, ordered by (time, user) after the key ``after``."""
+        """Who (but the accounts in ``exclude``: the sender, say) has read a message, by
+        receipt or conversation read, each once with the earliest time, ordered by
+        (time, user) after the key ``after``."""
         key_ms, key_user = after if after is not None else (-1, "")
+        left_out = sorted(exclude)
         rows = await self.db.fetchall(
             "SELECT user_id, min(read_ms) AS t FROM ("
             " SELECT user_id, read_ms FROM receipts WHERE msg_id = ? AND read_ms IS NOT NULL"
             " UNION ALL"
             " SELECT user_id, read_ms FROM read_marks WHERE conv_id = ? AND to_seq >= ?"
             " AND from_seq < ?"
-            ") WHERE user_id != ? GROUP BY user_id HAVING t > ? OR (t = ? AND user_id > ?)"
+            f") WHERE user_id NOT IN ({','.join('?' * len(left_out))})"
+            " GROUP BY user_id HAVING t > ? OR (t = ? AND user_id > ?)"
             " ORDER BY t, user_id LIMIT ?",
-            (msg_id, conv_id, seq, seq, sender, key_ms, key_ms, key_user, limit),
+            (msg_id, conv_id, seq, seq, *left_out, key_ms, key_ms, key_user, limit),
         )
         return [Reader(r[0], r[1]) for r in rows]
 
@@ -202,6 +235,13 @@ class ReadStore:
             "SELECT read_seq, read_ms FROM reads WHERE conv_id = ? AND user_id = ?", (conv_id, user)
         )
         return (row[0], row[1]) if row else (0, 0)
+
+    async def c2c_unread_total(self, app: int, user: str) -> int:
+        """The user's total C2C unread count (kept by sends, reads and recalls)."""
+        row = await self.db.fetchone(
+            "SELECT total FROM c2c_unread WHERE app = ? AND user_id = ?", (app, user)
+        )
+        return int(row[0]) if row else 0
 
     async def c2c_unread(self, app: int, user: str) -> dict[str, int]:
         """``{peer: unread}`` over the user's C2C conversations with unread messages."""

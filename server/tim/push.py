@@ -70,5 +70,5 @@ class TimPush:
         )
         self.fanout.push(app, [peer], frame)
 
-    def events_appended(self) -> None:
+    def events_appended(self, app: int) -> None:
         pass

@@ -37,7 +37,7 @@ class Recorder:
     def c2c_read(self, app: int, reader: str, peer: str, read_ms: int) -> None:
         self.c2c_reads.append((app, reader, peer, read_ms))
 
-    def events_appended(self) -> None:
+    def events_appended(self, app: int) -> None:
         self.wakeups += 1
 
 

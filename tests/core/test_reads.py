@@ -240,3 +240,38 @@ async def test_bad_c2c_reads_are_refused(core: Core) -> None:
     with pytest.raises(CoreError) as err:
         await core.reads.mark_c2c(APP, "A", "ghost")
     assert err.value.reason is Reason.UNKNOWN_ACCOUNT
+
+
+async def test_the_kept_c2c_unread_total_follows_sends_reads_and_recalls(
+    core: Core, clock: FakeClock
+) -> None:
+    """The C2C unread total kept per user (what sends and reads report) always equals the
+    count of the peers' live messages after the user's read positions, through sends, partial
+    and full reads, and recalls of read and unread messages."""
+    await users(core, "A", "B", "C")
+    store = core.store.reads
+
+    async def check() -> None:
+        for user in ("A", "B", "C"):
+            counted = sum((await core.reads.c2c_unread(APP, user)).values())
+            assert await store.c2c_unread_total(APP, user) == counted, user
+
+    sent = []
+    for sender, receiver in [("A", "B"), ("C", "B"), ("A", "B"), ("B", "A"), ("A", "B")]:
+        sent.append((await send_c2c(core, sender, receiver)).message)
+        clock.advance(seconds=1)
+        await check()
+    assert await store.c2c_unread_total(APP, "B") == 4
+    change = await core.reads.mark_c2c(APP, "B", "A", upto_ms=sent[0].time_ms)
+    assert change.unread_total == 3
+    await check()
+    await core.messages.recall(APP, "A", sent[0].id)  # already read: the count stays
+    await check()
+    await core.messages.recall(APP, "A", sent[2].id)  # unread: one fewer
+    assert await store.c2c_unread_total(APP, "B") == 2
+    await check()
+    await core.messages.recall(APP, "B", sent[3].id)
+    assert await store.c2c_unread_total(APP, "A") == 0
+    everything = await core.reads.mark_c2c(APP, "B", "A")
+    assert everything.unread_total == 1  # C's message is still unread
+    await check()

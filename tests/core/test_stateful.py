@@ -323,6 +323,8 @@ class ReceiptMachine(RuleBasedStateMachine):
     async def _compare_c2c_unread(self, app: int, user: str) -> None:
         got = await self.core.reads.c2c_unread(app, user)
         assert got == self.model.c2c_unread(app, user), (app, user, got)
+        total = await self.core.store.reads.c2c_unread_total(app, user)
+        assert total == sum(got.values()), (app, user, total)
 
     async def _compare_group_unread(self, app: int, gid: str, user: str) -> None:
         got = await self.core.reads.group_unread(app, user, gid)

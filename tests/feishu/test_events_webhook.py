@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -26,7 +27,13 @@ from lark_oapi.api.im.v1 import (
 from protocol.feishu import ids
 from protocol.feishu.webhook_crypto import HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP
 from server.core.model import Element, GroupType
-from server.settings import SCOPE_GROUP_MSG, AppSettings, FeishuAppSettings
+from server.settings import (
+    SCOPE_GROUP_MSG,
+    AppSettings,
+    FeishuAppSettings,
+    FeishuSettings,
+    Settings,
+)
 from tests.e2e.receiver import OutboxLog, closed_port
 from tests.feishu.lark_receiver import Hit, LarkReceiver
 from tests.harness import KEY, SDKAPPID, Running, running_server
@@ -393,6 +400,56 @@ async def test_reactions_created_and_deleted(tmp_path: Path) -> None:
     assert app_body["app_id"] == BOT
     assert "user_id" not in app_body
     assert by_app.sdk.event.app_id == BOT
+
+
+async def test_an_app_gets_only_the_events_it_subscribes_to(tmp_path: Path) -> None:
+    """An app subscribed to receive_v1 alone hears nothing of reactions or reads (so an SDK
+    with no handler for them never answers 500 and holds later events back)."""
+    async with receiver_and_server(tmp_path, events=[RECEIVE]) as (receiver, srv):
+        core = srv.wiring.core
+        sent = (await core.messages.send_c2c(SDKAPPID, BOT, "alice", text("react"))).message
+        await core.reactions.add(SDKAPPID, "alice", sent.id, "THUMBSUP")
+        await core.reads.mark_c2c(SDKAPPID, "alice", BOT)
+        await core.messages.send_c2c(SDKAPPID, "alice", BOT, text("after"))
+        await receiver.wait_until(lambda: len(receiver.events) == 1, what="receive_v1")
+    assert [h.event_type for h in receiver.hits if h.event_type != "url_verification"] == [RECEIVE]
+
+
+def test_subscribing_to_an_unknown_event_is_a_config_error() -> None:
+    """An app may subscribe only to events the server sends; a typo is named."""
+    settings = Settings(
+        feishu=FeishuSettings(
+            apps=[FeishuAppSettings(app_id=BOT, app_secret="s", events=["im.message.recieve_v1"])]
+        )
+    )
+    with pytest.raises(ValueError, match=re.escape("'im.message.recieve_v1'")):
+        settings.feishu_apps()
+
+
+async def test_events_in_flight_together_all_arrive_once(tmp_path: Path) -> None:
+    """With max_in_flight > 1 several events are delivered at once; each arrives exactly once
+    (a receiver failing some first attempts included), with its own event_id."""
+    failed: set[str] = set()
+
+    def fail_once(hit: Hit) -> int | None:
+        event_id = hit.plain.get("header", {}).get("event_id", "")
+        if event_id and event_id[-1] in "02468" and event_id not in failed:
+            failed.add(event_id)
+            return 500
+        return None
+
+    async with receiver_and_server(tmp_path, max_in_flight=8) as (receiver, srv):
+        receiver.fail = fail_once
+        core = srv.wiring.core
+        for i in range(40):
+            await core.messages.send_c2c(SDKAPPID, ("alice", "bob")[i % 2], BOT, text(f"m{i}"))
+        await receiver.wait_until(lambda: len(receiver.events) == 40, what="40 events")
+        texts = sorted(
+            json.loads(h.plain["event"]["message"]["content"])["text"] for h in receiver.events
+        )
+        assert texts == sorted(f"m{i}" for i in range(40))
+        assert len({h.plain["header"]["event_id"] for h in receiver.events}) == 40
+        assert failed  # some were retried
 
 
 async def test_reaction_in_a_group_with_the_bot(tmp_path: Path) -> None:

@@ -76,6 +76,20 @@ async def test_group_readers_are_ordered_by_read_time(tmp_path: Path) -> None:
         ]
 
 
+async def test_bots_are_never_listed_as_readers(tmp_path: Path) -> None:
+    """Another bot of the workspace reading the chat is no reader: read_users lists users."""
+    bot, other = app("a"), app("b")
+    async with feishu_server(tmp_path, bot, other) as env:
+        chat_id = await create_chat(env, ["alice", "bob"])
+        core = env.srv.wiring.core
+        group = await core.groups.by_conv(WORKSPACE, ids.parse_chat_id(chat_id) or 0)
+        await core.groups.add_members(WORKSPACE, group.group_id, [other.app_id])
+        message_id = await env.sent_id(chat_id, receive_id_type="chat_id")
+        await core.reads.mark_group(WORKSPACE, other.app_id, group.group_id)
+        await core.reads.mark_group(WORKSPACE, "alice", group.group_id)
+        assert [user for user, _ in await env.readers(message_id)] == ["alice"]
+
+
 async def test_pages_follow_page_token_and_bad_params_are_230001(tmp_path: Path) -> None:
     """page_size and page_token walk the readers in order without repeats; a page_token not
     made by the server, page_size 0 or 101, a missing user_id_type and a made-up message id
@@ -127,6 +141,8 @@ async def test_only_the_bots_own_recent_undeleted_messages(tmp_path: Path) -> No
         request = DeleteMessageRequest.builder().message_id(deleted).build()
         assert (await env.call(env.client().im.v1.message.delete, request)).success()
         assert (await env.read_users(deleted)).code == E.MSG_DELETED
+        # another bot learns nothing of it: not its message comes first
+        assert (await env.read_users(deleted, app=peer_bot)).code == E.MSG_BOT_NOT_SENDER
         clock.advance(days=7)
         assert (await env.read_users(message_id)).code == E.TOKEN_INVALID
         env.forget_token(bot)

@@ -285,7 +285,9 @@ def test_every_reason_has_a_sim_code() -> None:
 def test_doc_names_every_route_and_error_code() -> None:
     """docs/simulation.md documents every route and every error code."""
     doc = (Path(__file__).resolve().parents[2] / "docs" / "simulation.md").read_text()
-    codes = [v for k, v in vars(S).items() if k.isupper() and isinstance(v, int) and 40000 <= v < 50000]
+    codes = [
+        v for k, v in vars(S).items() if k.isupper() and isinstance(v, int) and 40000 <= v < 50000
+    ]
     assert [c for c in codes if f"| {c} |" not in doc] == []
     for route in ("POST /sim/v1/messages", "POST /sim/v1/reads", "POST /sim/v1/reactions"):
         assert route in doc
