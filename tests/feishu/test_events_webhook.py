@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import json
-import re
 import logging
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
