@@ -7,6 +7,8 @@
         await sim.read("bob", peer="alice")                     # bob reads everything from alice
         reaction = await sim.react("bob", sent.message_id, "THUMBSUP")
         await sim.unreact("bob", sent.message_id, reaction)
+        items, _, _ = await sim.events("cli_bot")                # what the bot receives
+        attempts = await sim.deliveries("cli_bot")              # and each delivery attempt
 
 Each method raises :class:`SimError` (with the answer's ``code``, ``msg`` and HTTP status) when
 the server refuses the request.
@@ -111,6 +113,33 @@ class SimClient:
         """Remove one's own reaction."""
         body = S.UnreactRequest(user, message_id, reaction_id, workspace=self.workspace)
         await self._call("DELETE", "/sim/v1/reactions", body, S.ReactResult)
+
+    async def events(
+        self, app_id: str, *, after: int = 0, limit: int = 100
+    ) -> tuple[list[dict[str, Any]], int, bool]:
+        """The Feishu events ``app_id`` receives, oldest first, after outbox id ``after``:
+        ``(items, next_after, has_more)``; each item has ``outbox_id``, ``event_id``,
+        ``event_type``, ``create_time`` and ``payload`` (the plaintext schema-2.0 event)."""
+        data = await self._inspect("/sim/v1/events", app_id=app_id, after=after, limit=limit)
+        return list(data["items"]), int(data["next_after"]), bool(data["has_more"])
+
+    async def deliveries(self, app_id: str, *, limit: int = 100) -> list[dict[str, Any]]:
+        """The newest delivery attempts of ``app_id``'s channel, oldest first: ``time``, ``ok``,
+        ``status``, ``detail``, ``outbox_id``, ``event_id`` ("url_verification" for the
+        webhook's challenge)."""
+        data = await self._inspect("/sim/v1/deliveries", app_id=app_id, limit=limit)
+        return list(data["items"])
+
+    async def _inspect(self, path: str, **params: str | int) -> dict[str, Any]:
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        query = {k: str(v) for k, v in params.items()}
+        async with self._http.get(self.base_url + path, params=query) as resp:
+            answer: dict[str, Any] = await resp.json(content_type=None)
+        if resp.status != 200 or answer.get("code") != 0:
+            raise SimError(resp.status, int(answer.get("code", -1)), str(answer.get("msg", "")))
+        data: dict[str, Any] = answer["data"]
+        return data
 
     async def raw(
         self, method: str, path: str, body: bytes | dict[str, Any]

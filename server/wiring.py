@@ -63,7 +63,9 @@ class Wiring:
         for app in self.apps.values():
             accounts = [NewAccount(app.admin)] + [NewAccount(u) for u in app.users]
             await self.core.directory.import_accounts(app.sdkappid, accounts)
-        self.http = aiohttp.ClientSession()
+        # No pool-wide limit (aiohttp's default is 100 connections): each channel has at most
+        # its window of requests open, so receivers that hang cannot starve the others.
+        self.http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0))
         await self.feishu.start(self.http)
         for channel in self.feishu.channels():
             self.outbox.add(Consumer(channel, self.store.events, self.clock))

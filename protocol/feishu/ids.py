@@ -84,6 +84,8 @@ def parse_reaction_id(text: str) -> int | None:
     return _parse("rc_", "reaction", text)
 
 
-def event_id(event: int) -> str:
-    """The same for every redelivery of one outbox event (32 hex, like Feishu's)."""
-    return _hex(f"event:{event}", 32)
+def event_id(event: int, app_id: str, instance: str) -> str:
+    """``header.event_id`` of outbox event ``event`` as app ``app_id`` receives it from the
+    server database ``instance``: the same for every redelivery, different for every app and
+    every database (32 hex, like Feishu's)."""
+    return _hex(f"event:{instance}:{app_id}:{event}", 32)

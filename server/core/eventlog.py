@@ -27,6 +27,11 @@ class EventLog:
         oldest first, at most ``limit``. Raises nothing."""
         return await self.d.store.events.after(after_id, app=app, types=types, limit=limit)
 
+    async def instance(self) -> str:
+        """A random id drawn when the database was made: what makes event ids derived from
+        outbox ids unique across databases. Raises nothing."""
+        return await self.d.store.events.instance()
+
     async def attempts(self, channel: str, *, limit: int = 100) -> list[Attempt]:
         """The newest ``limit`` delivery attempts of ``channel``, newest first. Raises nothing."""
         return await self.d.store.events.attempts(channel, limit)

@@ -9,6 +9,7 @@ import aiohttp
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
+from protocol.feishu import ids
 from server.core.clock import Clock
 from server.core.directory import NewAccount
 from server.core.service import Core
@@ -32,10 +33,12 @@ class FeishuDialect:
         self.identity = Identity(core)
         self.renderer = EventRenderer(self)
         self.webhooks: dict[str, WebhookChannel] = {}  # app_id -> its channel, once built
+        self.instance = ""  # the database's random id, which event ids derive from (start)
 
     async def start(self, http: aiohttp.ClientSession) -> None:
         """Create each bot's account in its workspace (the bot is an account named by app id)."""
         self.http = http
+        self.instance = await self.core.event_log.instance()
         for app in self.apps.values():
             await self.core.directory.import_accounts(
                 app.workspace, [NewAccount(app.app_id, app.name or app.app_id)]
@@ -43,6 +46,10 @@ class FeishuDialect:
 
     async def stop(self) -> None:
         pass
+
+    def event_id(self, app: FeishuAppSettings, outbox_id: int) -> str:
+        """``header.event_id`` of an outbox event as ``app`` receives it."""
+        return ids.event_id(outbox_id, app.app_id, self.instance)
 
     def routes(self) -> list[BaseRoute]:
         """HTTP routes (``/open-apis/...``, ``/callback/ws/endpoint``, inspection)."""

@@ -157,7 +157,7 @@ class EventRenderer:
             return []
         event_type, body = rendered
         header = EventHeader(
-            event_id=ids.event_id(stored.id),
+            event_id=self.dialect.event_id(app, stored.id),
             event_type=event_type,
             create_time=str(stored.time_ms),
             token=app.verification_token or None,

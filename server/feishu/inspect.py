@@ -22,7 +22,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from protocol.feishu import ids
 from server.feishu.envelope import feishu_envelope
 from server.feishu.events import RENDERED_TYPES
 from server.feishu.webhook import VERIFICATION_EVENT, channel_name
@@ -121,7 +120,7 @@ def routes(dialect: FeishuDialect) -> list[BaseRoute]:
                 "event_id": (
                     "url_verification"
                     if a.event_id == VERIFICATION_EVENT
-                    else ids.event_id(a.event_id)
+                    else dialect.event_id(app, a.event_id)
                 ),
             }
             for a in reversed(attempts)

@@ -7,6 +7,7 @@ is minted from the conversation's number like a group's.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Final
 
 from protocol.feishu import errors as E
 from protocol.feishu import ids
@@ -17,6 +18,11 @@ from server.core.model import ConvKind, Element, Message
 from server.feishu.context import Bot
 from server.feishu.convert import body_in, message_number, messages_out, peer_of, send_key
 from server.feishu.errors import FeishuError
+
+# Feishu keeps read state for every message: a bot's message asks for receipts, so a TIM user
+# can acknowledge it with a per-message receipt (sendMessageReadReceipts) as well as by reading
+# the conversation, and either way read_users and im.message.message_read_v1 tell the bot.
+ALWAYS_RECEIPTS: Final = True
 
 
 def _require_reach(bot: Bot, user: str) -> None:
@@ -50,11 +56,23 @@ async def _send_to_chat(
         peer = conv.peer_of(bot.app_id)
         _require_reach(bot, peer)
         return await core.messages.send_c2c(
-            bot.workspace, bot.app_id, peer, body, mentions=mentions, send_key=key
+            bot.workspace,
+            bot.app_id,
+            peer,
+            body,
+            mentions=mentions,
+            send_key=key,
+            need_receipt=ALWAYS_RECEIPTS,
         )
     group = await core.groups.by_conv(bot.workspace, conv_id)
     return await core.messages.send_group(
-        bot.workspace, bot.app_id, group.group_id, body, mentions=mentions, send_key=key
+        bot.workspace,
+        bot.app_id,
+        group.group_id,
+        body,
+        mentions=mentions,
+        send_key=key,
+        need_receipt=ALWAYS_RECEIPTS,
     )
 
 
@@ -73,7 +91,13 @@ async def create(bot: Bot, p: R.CreateMessageParams, body: R.CreateMessageBody) 
             )
         _require_reach(bot, user)
         sent = await bot.core.messages.send_c2c(
-            bot.workspace, bot.app_id, user, elements, mentions=mentions, send_key=key
+            bot.workspace,
+            bot.app_id,
+            user,
+            elements,
+            mentions=mentions,
+            send_key=key,
+            need_receipt=ALWAYS_RECEIPTS,
         )
     return await _one(bot, sent.message)
 
@@ -99,6 +123,7 @@ async def reply(bot: Bot, p: R.MessageParams, body: R.ReplyMessageBody) -> R.Mes
             reply_to=parent,
             mentions=mentions,
             send_key=key,
+            need_receipt=ALWAYS_RECEIPTS,
         )
     else:
         assert parent.group_id is not None
@@ -110,6 +135,7 @@ async def reply(bot: Bot, p: R.MessageParams, body: R.ReplyMessageBody) -> R.Mes
             reply_to=parent,
             mentions=mentions,
             send_key=key,
+            need_receipt=ALWAYS_RECEIPTS,
         )
     return await _one(bot, sent.message)
 

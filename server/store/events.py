@@ -125,6 +125,12 @@ class EventStore:
         rows = await self.db.fetchall(sql, params)
         return [StoredEvent(*r) for r in rows]
 
+    async def instance(self) -> str:
+        """The random id drawn when this database was made (32 hex digits)."""
+        row = await self.db.fetchone("SELECT value FROM meta WHERE key = 'instance'")
+        assert row is not None, "migration 0004 makes it"
+        return str(row[0])
+
     async def attempts(self, channel: str | None = None, limit: int = 100) -> list[Attempt]:
         sql = "SELECT id, channel, event_id, time_ms, ok, status, detail FROM attempts"
         params: list[object] = []

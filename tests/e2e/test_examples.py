@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
+import os
+import sys
 from pathlib import Path
 
 import pytest
 
+from clients.sim import SimClient
+from server import settings as settings_mod
+from server.feishu import longconn
 from tests.harness import running_server
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -23,3 +29,55 @@ async def test_walkthrough_example_runs(tmp_path: Path, capsys: pytest.CaptureFi
     out = capsys.readouterr().out
     assert "alice <- onRecvMessageReadReceipts: ['1 read, 1 unread']" in out
     assert "alice: 1 read ['bob'], 1 unread ['carol']" in out
+
+
+async def _line(proc: asyncio.subprocess.Process, prefix: str, seen: list[str]) -> str:
+    """The next line of the bot's output that starts with ``prefix`` (within 20 s)."""
+    assert proc.stdout is not None
+    async with asyncio.timeout(20):
+        while True:
+            raw = await proc.stdout.readline()
+            if not raw:
+                raise AssertionError(f"the bot exited; it printed {seen}")
+            line = raw.decode().rstrip()
+            seen.append(line)
+            if line.startswith(prefix):
+                return line
+
+
+async def test_feishu_bot_example_runs_unchanged(tmp_path: Path) -> None:
+    """examples/feishu_bot.py, a lark-oapi bot in its own process with only the domain set,
+    echoes alice's message and, when she reads the echo, finds her with read_users."""
+    settings = settings_mod.load(str(EXAMPLES / "feishu.toml"))
+    async with running_server(
+        tmp_path / "im.sqlite3", apps=settings.apps, feishu_apps=settings.feishu.apps
+    ) as srv:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            str(EXAMPLES / "feishu_bot.py"),
+            env={**os.environ, "FEISHU_DOMAIN": srv.base_url},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        seen: list[str] = []
+        try:
+            hub = longconn.hub(srv.wiring.feishu)
+            for _ in range(400):  # the SDK discovers, then connects: at most 20 s
+                if hub.connections("cli_demo_bot"):
+                    break
+                await asyncio.sleep(0.05)
+            async with SimClient(srv.base_url) as sim:
+                await sim.send("alice", to_user="cli_demo_bot", text="hello")
+                assert await _line(proc, "receive_v1:", seen) == (
+                    "receive_v1: 'hello' in a p2p chat"
+                )
+                echo = (await _line(proc, "replied ", seen)).split()[1]
+                await sim.read("alice", peer="cli_demo_bot")
+                assert await _line(proc, "message_read_v1:", seen) == (
+                    "message_read_v1: alice read 1 message(s)"
+                )
+                readers = await _line(proc, "read_users ", seen)
+                assert readers.startswith(f"read_users {echo}: [('alice', '")
+        finally:
+            proc.kill()
+            await proc.wait()

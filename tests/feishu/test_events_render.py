@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import lark_oapi as lark
 import msgspec
@@ -19,8 +20,11 @@ from protocol.feishu.events import (
     UserId,
     encode,
 )
-from server.core.model import Element
+from server.core.directory import NewAccount
+from server.core.model import Element, GroupType
 from server.feishu.events import Mentioned, message_content
+from server.settings import SCOPE_GROUP_MSG, FeishuAppSettings
+from tests.harness import SDKAPPID, running_server
 
 BOB = Mentioned("@_user_1", frozenset({"bob", ids.open_id("cli_x", "bob")}), "Bob")
 CAROL = Mentioned("@_user_2", frozenset({"carol"}), "Carol")
@@ -117,3 +121,47 @@ def test_absent_optional_fields_are_left_out() -> None:
     sdk = lark.JSON.unmarshal(raw.decode(), P2ImMessageReactionCreatedV1)
     assert sdk.event.user_id.open_id == "ou_1"
     assert sdk.header.create_time == "1700000000000"
+
+
+async def _first_event_ids(db: Path) -> dict[str, str]:
+    """Start a server on ``db`` with two bots in group "team" (both hearing every group
+    message), send one message there, and return each bot's event_id for it."""
+    bots = [
+        FeishuAppSettings(app_id=f"cli_{n}", app_secret="s", scopes=[SCOPE_GROUP_MSG])
+        for n in ("one", "two")
+    ]
+    async with running_server(db, feishu_apps=bots) as srv:
+        core, dialect = srv.wiring.core, srv.wiring.feishu
+        await core.directory.import_accounts(SDKAPPID, [NewAccount("alice")])
+        await core.groups.create(
+            SDKAPPID,
+            group_id="team",
+            group_type=GroupType.WORK,
+            name="team",
+            owner="alice",
+            members=[b.app_id for b in bots],
+        )
+        sent = await core.messages.send_group(
+            SDKAPPID, "alice", "team", [Element("text", text="hi")]
+        )
+        stored = [
+            e
+            for e in await core.event_log.events(SDKAPPID, types=("message.sent",))
+            if json.loads(e.body)["msg_id"] == sent.message.id
+        ]
+        (event,) = stored
+        out = {}
+        for bot in bots:
+            (body,) = await dialect.renderer.render(bot, event)
+            out[bot.app_id] = json.loads(body)["header"]["event_id"]
+        return out
+
+
+async def test_event_ids_differ_per_app_and_per_database(tmp_path: Path) -> None:
+    """Two bots hearing one message get different event_ids, and a fresh database does not
+    repeat the event_ids of another (a receiver that dedupes by event_id across test runs
+    would drop events otherwise)."""
+    first = await _first_event_ids(tmp_path / "a.sqlite3")
+    assert len(set(first.values())) == 2
+    other_db = await _first_event_ids(tmp_path / "b.sqlite3")
+    assert not set(first.values()) & set(other_db.values())

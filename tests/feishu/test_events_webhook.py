@@ -7,6 +7,7 @@ arriving with nothing in between.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import logging
@@ -24,6 +25,7 @@ from lark_oapi.api.im.v1 import (
     P2ImMessageReceiveV1,
 )
 
+from clients.sim import SimClient
 from protocol.feishu import ids
 from protocol.feishu.webhook_crypto import HEADER_NONCE, HEADER_SIGNATURE, HEADER_TIMESTAMP
 from server.core.model import Element, GroupType
@@ -338,6 +340,21 @@ async def test_reading_the_bots_messages(tmp_path: Path) -> None:
     assert receiver.events[2].event_type == RECEIVE
 
 
+async def test_a_tim_rest_read_of_the_bots_chat(tmp_path: Path) -> None:
+    """TIM REST admin_set_msg_read (a user reads the p2p chat with the bot) is the same read:
+    the bot gets message_read_v1 with the messages read."""
+    async with receiver_and_server(tmp_path) as (receiver, srv):
+        sent = await srv.wiring.core.messages.send_c2c(SDKAPPID, BOT, "alice", text("hi"))
+        async with srv.admin() as admin:
+            await admin.call(
+                "openim", "admin_set_msg_read", {"Report_Account": "alice", "Peer_Account": BOT}
+            )
+        await receiver.wait_until(lambda: len(receiver.events) == 1, what="message_read_v1")
+    event = check_envelope(receiver.events[0], READ)
+    assert event["message_id_list"] == [ids.message_id(sent.message.id)]
+    assert event["reader"]["reader_id"] == uid("alice")
+
+
 async def test_receipts_for_the_bots_messages(tmp_path: Path) -> None:
     """Per-message receipts a user sends for the bot's messages send message_read_v1 with the
     messages read for the first time; a user reading another user's messages sends nothing."""
@@ -582,6 +599,14 @@ async def test_inspection_lists_events_and_attempts(tmp_path: Path) -> None:
                     "/sim/v1/events", params={"app_id": BOT, "after": page["next_after"]}
                 )
             ).json()["data"]
+            async with SimClient(srv.base_url) as sim:
+                # an attempt is logged once its answer is in: just after the receiver saw it
+                for _ in range(200):
+                    attempts = await sim.deliveries(BOT)
+                    if len(attempts) == 3:
+                        break
+                    await asyncio.sleep(0.01)
+                listed, _, _ = await sim.events(BOT)
             deliveries = (await http.get("/sim/v1/deliveries", params={"app_id": BOT})).json()
             missing = await http.get("/sim/v1/events")
             unknown = await http.get("/sim/v1/deliveries", params={"app_id": "cli_nobody"})
@@ -599,7 +624,8 @@ async def test_inspection_lists_events_and_attempts(tmp_path: Path) -> None:
     assert [i["event_id"] for i in rest["items"]] == [items[1]["event_id"]]
     assert rest["has_more"] is False
 
-    attempts = deliveries["data"]["items"]
+    assert [i["event_id"] for i in listed] == [i["event_id"] for i in items]
+    assert deliveries["data"]["items"] == attempts
     assert [a["event_id"] for a in attempts] == ["url_verification"] + [
         i["event_id"] for i in items
     ]

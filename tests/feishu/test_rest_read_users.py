@@ -76,6 +76,19 @@ async def test_group_readers_are_ordered_by_read_time(tmp_path: Path) -> None:
         ]
 
 
+async def test_a_tim_receipt_for_a_bot_message_is_a_read(tmp_path: Path) -> None:
+    """A message the bot sent over open-apis keeps read state: a TIM user's per-message
+    receipt (sendMessageReadReceipts) for it makes read_users list that user."""
+    clock = FakeClock()
+    async with feishu_server(tmp_path, clock=clock) as env:
+        message_id = await env.sent_id("alice")
+        clock.advance(seconds=2)
+        number = ids.parse_message_id(message_id)
+        assert number is not None
+        await env.srv.wiring.core.receipts.send(WORKSPACE, "alice", [number])
+        assert await env.readers(message_id) == [("alice", str(clock.now_ms()))]
+
+
 async def test_bots_are_never_listed_as_readers(tmp_path: Path) -> None:
     """Another bot of the workspace reading the chat is no reader: read_users lists users."""
     bot, other = app("a"), app("b")
