@@ -57,9 +57,22 @@ def _serve(args: argparse.Namespace) -> int:
             + (f", callbacks to {a.callback.url}" if a.callback else ""),
             file=sys.stderr,
         )
+    for f in settings.feishu_apps():
+        delivery = f"webhook {f.event_url}" if f.event_url else "long connection"
+        print(
+            f"feishu app {f.app_id} in workspace {f.workspace}: events by {delivery}"
+            + (", encrypted" if f.event_url and f.encrypt_key else ""),
+            file=sys.stderr,
+        )
     print(
         f"TIM REST:      http://{s.host}:{s.port}/v4/<service>/<command>?sdkappid=...\n"
         f"TIM WebSocket: ws://{s.host}:{s.port}/tim/ws\n"
+        + (
+            f"Feishu domain: http://{s.host}:{s.port}  (lark-oapi: .domain(...), no trailing slash)\n"
+            if settings.feishu.apps
+            else ""
+        )
+        + f"simulation:    http://{s.host}:{s.port}/sim/v1/...  (docs/simulation.md)\n"
         f"database:      {s.db}",
         file=sys.stderr,
     )
