@@ -736,7 +736,13 @@ def _check(warnings: list[str], what: str, r: dict[str, Any]) -> None:
     if r.get("action_errors"):
         warnings.append(f"{what}: actions failed: {r['action_errors']}")
     if r.get("ran_out_of_seeded_messages"):
-        warnings.append(f"{what}: ran out of seeded bot messages (the figure is low)")
+        if r.get("scenario") == "drain":
+            warnings.append(
+                f"{what}: the burst ended early, when the seeded bot messages ran out (the "
+                f"drain figure is unaffected; raise --expected-event-rate for a longer burst)"
+            )
+        else:
+            warnings.append(f"{what}: ran out of seeded bot messages (the figure is low)")
     other = r.get("other_load_pct", math.nan)
     if math.isfinite(other) and other > 15:
         warnings.append(

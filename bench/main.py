@@ -26,7 +26,7 @@ from server.settings import DEFAULT_ADMIN, DEFAULT_SDKAPPID, DEFAULT_SECRET_KEY
 
 # Rough sustained receipts/s, used only to decide how many messages to seed so that readers do
 # not run out during a run (the run warns if they do; raise --messages then).
-EXPECTED_RATE = {1: 5_000, "batch": 12_000}
+EXPECTED_RATE = {1: 10_000, "batch": 25_000}
 
 
 def _rates(text: str) -> list[float]:

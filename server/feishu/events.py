@@ -175,8 +175,11 @@ class EventRenderer:
         )
 
     def user_id(self, app: FeishuAppSettings, user: str) -> UserId:
+        """How ``app`` names ``user``; a bot (mentioned, say) has open and union ids but no
+        ``user_id``, which only people have."""
         found = self.dialect.identity.ids_of(app, user)
-        return UserId(union_id=found.union_id, user_id=found.user_id, open_id=found.open_id)
+        user_id = None if user in self.dialect.apps else found.user_id
+        return UserId(union_id=found.union_id, user_id=user_id, open_id=found.open_id)
 
     def _aliases(self, app: FeishuAppSettings, user: str) -> frozenset[str]:
         """Every id ``user`` may be written with in a message of ``app``'s workspace."""

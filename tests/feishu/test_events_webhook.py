@@ -241,7 +241,8 @@ async def test_user_id_needs_its_scope(tmp_path: Path) -> None:
 
 async def test_group_message_mentioning_the_bot(tmp_path: Path) -> None:
     """In a group with the bot, only a message that mentions it is received (without the
-    group-message scope); the mention is written "@_user_1" and listed with the bot's ids."""
+    group-message scope); the mention is written "@_user_1" and listed with the bot's ids (open
+    and union ids: a bot has no user_id)."""
     async with receiver_and_server(tmp_path) as (receiver, srv):
         core = srv.wiring.core
         await group_with_bot(srv, "alice", "bob", BOT)
@@ -270,7 +271,7 @@ async def test_group_message_mentioning_the_bot(tmp_path: Path) -> None:
     assert msg["parent_id"] == msg["root_id"] == ids.message_id(reply_to.id)
     assert msg["content"] == '{"text":"@_user_1 please look"}'
     assert msg["mentions"] == [
-        {"key": "@_user_1", "id": uid(BOT), "name": BOT_NAME, "tenant_key": TK}
+        {"key": "@_user_1", "id": uid(BOT, with_user_id=False), "name": BOT_NAME, "tenant_key": TK}
     ]
     assert hit.sdk.event.message.mentions[0].key == "@_user_1"
     assert json.loads(receiver.events[1].plain["event"]["message"]["content"]) == {
