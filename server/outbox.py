@@ -36,6 +36,7 @@ class Outcome:
     status: int | None = None  # HTTP status, if any
     detail: str = ""
     permanent: bool = False  # a failure that retrying cannot fix: give the event up now
+    retry_after: float | None = None  # the next attempt after this many seconds, not the backoff
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,8 +110,12 @@ class Consumer:
             return
         log_, self._log = self._log, []
         cursor = self._cursor
-        await self.events.finish(self.channel.name, cursor, self.clock.now_ms(), log_)
-        self._stored = cursor
+        try:
+            await self.events.finish(self.channel.name, cursor, self.clock.now_ms(), log_)
+        except BaseException:
+            self._log[:0] = log_  # written with the next flush instead
+            raise
+        self._stored = max(cursor, self._stored or 0)
 
     def stats(self) -> dict[str, int | None]:
         """Delivered and given-up counts since start, and the last event finished with."""
@@ -189,10 +194,12 @@ class Consumer:
 
         def reap() -> None:
             for event_id, task in list(open_.items()):
-                if not task.done():
+                if not task.done() or task.cancelled():
                     return
+                # A storage error re-raises here, as in the serial path, and the failed event
+                # stays unfinished: the cursor never passes it (it is delivered again).
+                task.result()
                 del open_[event_id]
-                task.result()  # re-raise a storage error, as the serial path would
                 self._cursor = event_id
 
         try:
@@ -246,7 +253,11 @@ class Consumer:
                 self._log.append((event.id, now, False, None, "given up"))
                 return
             await self._flush()  # the failure shows in the attempt log while we wait
-            delay = channel.retry.delay(attempt)
+            delay = (
+                outcome.retry_after
+                if outcome.retry_after is not None
+                else channel.retry.delay(attempt)
+            )
             log.warning(
                 "channel %s: event %d attempt %d failed (%s); retrying in %.1fs",
                 channel.name,

@@ -174,3 +174,77 @@ async def test_a_window_moves_the_cursor_only_past_finished_events(tmp_path: Pat
     finally:
         await consumer.stop()
         await db.close()
+
+
+class _FlakyStore:
+    """An EventStore stand-in whose writes fail while ``failing`` is set."""
+
+    def __init__(self, events: list[StoredEvent]) -> None:
+        self.events = events
+        self.stored_cursor = 0
+        self.failing = False
+        self.logged: list[tuple[int, int, bool, int | None, str]] = []
+
+    async def cursor(self, channel: str, now_ms: int) -> int:
+        return self.stored_cursor
+
+    async def after(
+        self, after_id: int, *, app: int | None = None, types: Sequence[str] = (), limit: int = 100
+    ) -> list[StoredEvent]:
+        return [e for e in self.events if e.id > after_id][:limit]
+
+    async def finish(
+        self,
+        channel: str,
+        event_id: int,
+        now_ms: int,
+        attempts: Sequence[tuple[int, int, bool, int | None, str]] = (),
+    ) -> None:
+        if self.failing:
+            raise sqlite3.OperationalError("database or disk is full")
+        self.stored_cursor = max(self.stored_cursor, event_id)
+        self.logged += attempts
+
+
+class _FailsFirstWhileDiskIsFull:
+    """Four at once; event 1's first attempt fails just as the disk fills up."""
+
+    name = "flaky"
+    app: int | None = None
+    types: tuple[str, ...] = ()
+    retry = RetryPolicy(0.01, 0.01)
+    window = 4
+
+    def __init__(self, store: _FlakyStore) -> None:
+        self.store = store
+        self.calls: list[int] = []
+        self.delivered: asyncio.Queue[int] = asyncio.Queue()
+
+    async def deliver(self, event: StoredEvent) -> Outcome | None:
+        self.calls.append(event.id)
+        if event.id == 1 and self.calls.count(1) == 1:
+            self.store.failing = True  # the log write before the retry's wait will fail
+            return Outcome(False, 500, "not yet")
+        self.delivered.put_nowait(event.id)
+        return Outcome(True, 200, "ok")
+
+
+async def test_a_storage_error_in_a_window_never_skips_an_event() -> None:
+    """With several events in flight, a storage error while one of them waits for its retry
+    does not move the cursor past it: it is delivered once the disk is back, and the attempts
+    that could not be written are written then."""
+    clock = FakeClock()
+    store = _FlakyStore([StoredEvent(i, APP, "t", clock.now_ms(), b"") for i in (1, 2, 3)])
+    channel = _FailsFirstWhileDiskIsFull(store)
+    consumer = Consumer(channel, store, clock, poll=0.01)  # type: ignore[arg-type]
+    await consumer.start()
+    try:
+        async with asyncio.timeout(5):
+            assert {await channel.delivered.get() for _ in range(2)} == {2, 3}
+            store.failing = False
+            assert await channel.delivered.get() == 1
+    finally:
+        await consumer.stop()
+    assert store.stored_cursor == 3
+    assert (1, False) in [(e, ok) for e, _, ok, _, _ in store.logged]
+    assert (1, True) in [(e, ok) for e, _, ok, _, _ in store.logged]

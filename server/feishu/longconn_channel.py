@@ -25,6 +25,8 @@ ACK_TIMEOUT: Final = 5.0
 """Seconds a pushed event waits for its ack before the attempt counts as failed."""
 HOLD: Final = 10.0
 """Seconds a delivery attempt waits for a client of the app to connect before it fails."""
+AFTER_HOLD: Final = 0.01
+"""Seconds before the attempt after one that waited the whole hold (not the backoff)."""
 
 Render = Callable[[FeishuAppSettings, StoredEvent], Awaitable[list[bytes]]]
 
@@ -49,9 +51,6 @@ class LongConnChannel:
         self._policy = RetryPolicy(
             feishu_app.retry_initial, feishu_app.retry_max, feishu_app.give_up_after
         )
-        # After an attempt that already waited `hold` s for a client, try again at once.
-        self._after_hold = RetryPolicy(0.01, 0.01, feishu_app.give_up_after)
-        self._held = False
         self.window = feishu_app.max_in_flight
         self._acked: dict[int, set[int]] = {}  # by outbox id: the bodies its client acked
 
@@ -69,7 +68,7 @@ class LongConnChannel:
 
     @property
     def retry(self) -> RetryPolicy:
-        return self._after_hold if self._held else self._policy
+        return self._policy
 
     async def deliver(self, event: StoredEvent) -> Outcome | None:
         """Push every body the app receives for ``event``; ok once each was acked 200.
@@ -81,19 +80,19 @@ class LongConnChannel:
         if len(self._acked) >= 1024 and event.id not in self._acked:  # given up since
             del self._acked[next(iter(self._acked))]
         acked = self._acked.setdefault(event.id, set())
-        self._held = False
         detail = "already acked"
         for index, body in enumerate(bodies):
             if index in acked:
                 continue
             connection = await self.hub.client(self.feishu_app.app_id, self.hold)
             if connection is None:
-                self._held = True
+                # this attempt already waited `hold` s for a client: the next one follows at once
                 return Outcome(
                     False,
                     None,
                     f"no long-connection client of app {self.feishu_app.app_id!r} "
                     f"(waited {self.hold:g} s)",
+                    retry_after=AFTER_HOLD,
                 )
             ack = await connection.push(body, self.ack_timeout)
             if len(bodies) > 1:
