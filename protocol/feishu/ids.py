@@ -11,6 +11,8 @@
 from __future__ import annotations
 
 import hashlib
+import re
+from typing import Final
 
 EMAIL_DOMAIN = "example.com"
 
@@ -89,3 +91,17 @@ def event_id(event: int, app_id: str, instance: str) -> str:
     server database ``instance``: the same for every redelivery, different for every app and
     every database (32 hex, like Feishu's)."""
     return _hex(f"event:{instance}:{app_id}:{event}", 32)
+
+
+_NUMBERED: Final = re.compile(r"\b(message|conversation) ([0-9]{1,19})\b")
+
+
+def with_feishu_ids(text: str) -> str:
+    """``text`` (a server message) with internal numbers written as the ids a Feishu caller
+    knows: ``message 17`` as ``message om_…``, ``conversation 4`` as ``chat oc_…``."""
+
+    def as_id(m: re.Match[str]) -> str:
+        n = int(m.group(2))
+        return f"message {message_id(n)}" if m.group(1) == "message" else f"chat {chat_id(n)}"
+
+    return _NUMBERED.sub(as_id, text)

@@ -41,6 +41,7 @@ from server.feishu.errors import (
     REPLY,
     FeishuError,
     code_for,
+    feishu_text,
 )
 
 if TYPE_CHECKING:
@@ -165,8 +166,9 @@ class FeishuRest:
                 return _envelope(exc)
             except CoreError as exc:
                 status, code = code_for(exc.reason, api.name, api.family)
-                log.info("%s refused: %s %s", api.name, code, exc.message)
-                return feishu_envelope(status, code, exc.message)
+                message = feishu_text(exc.message)
+                log.info("%s refused: %s %s", api.name, code, message)
+                return feishu_envelope(status, code, message)
             return _success(data)
 
         return endpoint

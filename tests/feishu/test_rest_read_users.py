@@ -143,7 +143,7 @@ async def test_pages_follow_page_token_and_bad_params_are_230001(tmp_path: Path)
 async def test_only_the_bots_own_recent_undeleted_messages(tmp_path: Path) -> None:
     """Another bot of the tenant gets 230012 for the bot's message, a bot of another tenant
     230027; more than 7 days after sending the sender gets 230033 (once it fetched a new token:
-    the cached one has expired with the clock); a recalled message answers 230110."""
+    the cached one has expired with the clock); a recalled message answers 230110, naming it."""
     clock = FakeClock()
     bot, peer_bot, foreign = app("a"), app("b"), app("f", workspace=OTHER_WORKSPACE)
     async with feishu_server(tmp_path, bot, peer_bot, foreign, clock=clock) as env:
@@ -153,7 +153,9 @@ async def test_only_the_bots_own_recent_undeleted_messages(tmp_path: Path) -> No
         deleted = await env.sent_id("bob")
         request = DeleteMessageRequest.builder().message_id(deleted).build()
         assert (await env.call(env.client().im.v1.message.delete, request)).success()
-        assert (await env.read_users(deleted)).code == E.MSG_DELETED
+        refused = await env.read_users(deleted)
+        assert refused.code == E.MSG_DELETED
+        assert deleted in refused.msg  # the om_ id the caller knows, not an internal number
         # another bot learns nothing of it: not its message comes first
         assert (await env.read_users(deleted, app=peer_bot)).code == E.MSG_BOT_NOT_SENDER
         clock.advance(days=7)
