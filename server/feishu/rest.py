@@ -66,7 +66,12 @@ class Api:
     params: type[Any]  # path + query parameters
     body: type[Any] | None = None
     limited: bool = False  # counts against the per-app rate limit
+    scopes: tuple[str, ...] = ()  # the app needs one of these (none: not checked)
 
+
+# From the read_users page ("enable any one of them"). Other APIs' scopes are not checked: only
+# user_id fields are (contact:user.employee_id:readonly, in context.py).
+READ_USERS_SCOPES: Final = ("im:message", "im:message:readonly", "im:message:basic")
 
 APIS: Final = (
     Api("message.create", MESSAGE, "POST", "/messages", messages.create, R.CreateMessageParams, R.CreateMessageBody),
@@ -74,7 +79,7 @@ APIS: Final = (
     Api("message.get", MESSAGE, "GET", "/messages/{message_id}", messages.get, R.GetMessageParams),
     Api(DELETE, MESSAGE, "DELETE", "/messages/{message_id}", messages.delete, R.MessageParams),
     Api(REPLY, MESSAGE, "POST", "/messages/{message_id}/reply", messages.reply, R.MessageParams, R.ReplyMessageBody),
-    Api(READ_USERS, MESSAGE, "GET", "/messages/{message_id}/read_users", reads.read_users, R.ReadUsersParams, limited=True),
+    Api(READ_USERS, MESSAGE, "GET", "/messages/{message_id}/read_users", reads.read_users, R.ReadUsersParams, limited=True, scopes=READ_USERS_SCOPES),
     Api("reaction.create", REACTION, "POST", "/messages/{message_id}/reactions", reactions.create, R.MessageParams, R.CreateReactionBody),
     Api(LIST_REACTIONS, REACTION, "GET", "/messages/{message_id}/reactions", reactions.list_, R.ListReactionsParams),
     Api(DELETE_REACTION, REACTION, "DELETE", "/messages/{message_id}/reactions/{reaction_id}", reactions.delete, R.ReactionParams),
@@ -154,6 +159,13 @@ class FeishuRest:
                         body = decode_body.decode(await request.body() or b"{}")
                 except msgspec.MsgspecError as exc:
                     raise FeishuError(PARAM_ERROR[api.family], _decode_error(exc)) from None
+                if api.scopes and not any(app.has_scope(x) for x in api.scopes):
+                    raise FeishuError(
+                        E.SCOPE_MISSING,
+                        "Access denied. One of the following scopes is required: "
+                        f"[{', '.join(api.scopes)}]; app {app.app_id} has "
+                        f"[{', '.join(app.scopes)}]",
+                    )
                 if not app.bot_enabled:
                     raise FeishuError(
                         BOT_DISABLED[api.family],

@@ -89,6 +89,19 @@ async def test_a_tim_receipt_for_a_bot_message_is_a_read(tmp_path: Path) -> None
         assert await env.readers(message_id) == [("alice", str(clock.now_ms()))]
 
 
+async def test_read_users_needs_one_of_its_scopes(tmp_path: Path) -> None:
+    """An app with none of im:message, im:message:readonly or im:message:basic gets 99991672
+    naming them; any one of them is enough."""
+    basic = app("basic", scopes=["im:message:basic", "contact:user.employee_id:readonly"])
+    bare = app("bare", scopes=["contact:user.employee_id:readonly"])
+    async with feishu_server(tmp_path, basic, bare) as env:
+        from_basic = await env.sent_id("alice", app=basic)
+        assert await env.readers(from_basic, app=basic) == []
+        refused = await env.read_users(await env.sent_id("alice", app=bare), app=bare)
+        assert refused.code == E.SCOPE_MISSING
+        assert "im:message:readonly" in refused.msg
+
+
 async def test_bots_are_never_listed_as_readers(tmp_path: Path) -> None:
     """Another bot of the workspace reading the chat is no reader: read_users lists users."""
     bot, other = app("a"), app("b")
