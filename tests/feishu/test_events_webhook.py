@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import re
+import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -579,6 +580,51 @@ async def test_receiver_down_then_back(tmp_path: Path, outbox_log: OutboxLog) ->
 
 
 # -- inspection -------------------------------------------------------------------------------
+
+
+async def test_a_hung_receiver_holds_up_no_other_app(tmp_path: Path) -> None:
+    """An app whose webhook accepts connections and never answers delays only its own events:
+    another app's arrive at once, while the hung one's attempts time out and are retried."""
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(64)
+        stuck = FeishuAppSettings(
+            app_id="cli_stuck",
+            app_secret="s",
+            event_url=f"http://127.0.0.1:{hung.getsockname()[1]}/webhook",
+            timeout=1.0,
+            **FAST,
+        )
+        async with LarkReceiver(KEY_, TOKEN) as receiver:
+            bot = FeishuAppSettings(
+                app_id=BOT,
+                app_secret="secret",
+                encrypt_key=KEY_,
+                verification_token=TOKEN,
+                event_url=receiver.url,
+                **FAST,
+            )
+            async with running_server(
+                tmp_path / "im.sqlite3",
+                apps=[AppSettings(sdkappid=SDKAPPID, secret_key=KEY, users=["alice"])],
+                feishu_apps=[stuck, bot],
+            ) as srv:
+                core = srv.wiring.core
+                for i in range(5):
+                    await core.messages.send_c2c(SDKAPPID, "alice", "cli_stuck", text(f"x{i}"))
+                    await core.messages.send_c2c(SDKAPPID, "alice", BOT, text(f"m{i}"))
+                # well within the stuck app's 1 s timeout
+                await receiver.wait_until(
+                    lambda: len(receiver.events) == 5, within=0.8, what="the other app's events"
+                )
+                async with SimClient(srv.base_url) as sim:
+                    for _ in range(300):
+                        attempts = await sim.deliveries("cli_stuck")
+                        if any("no answer within 1.0s" in a["detail"] for a in attempts):
+                            break
+                        await asyncio.sleep(0.01)
+    assert any("no answer within 1.0s" in a["detail"] for a in attempts), attempts
+    assert not any(a["ok"] for a in attempts)
 
 
 async def test_inspection_lists_events_and_attempts(tmp_path: Path) -> None:
