@@ -579,6 +579,27 @@ async def test_receiver_down_then_back(tmp_path: Path, outbox_log: OutboxLog) ->
     assert [i["event_id"] for i in tried if i["ok"]] == listed
 
 
+async def test_events_pending_at_a_restart_are_delivered_after_it(
+    tmp_path: Path, outbox_log: OutboxLog
+) -> None:
+    """Events whose deliveries failed before the server stopped are delivered by the next
+    server on the same database, with the event ids they had before the restart."""
+    receiver = LarkReceiver(KEY_, TOKEN)
+    receiver.port = closed_port()
+    async with bot_server(tmp_path, receiver.url) as srv:
+        core = srv.wiring.core
+        await core.messages.send_c2c(SDKAPPID, "alice", BOT, text("before"))
+        await outbox_log.wait_for("attempt 1 failed")
+        async with SimClient(srv.base_url) as sim:
+            before, _, _ = await sim.events(BOT)
+    async with receiver, bot_server(tmp_path, receiver.url) as srv:
+        await srv.wiring.core.messages.send_c2c(SDKAPPID, "bob", BOT, text("after"))
+        await receiver.wait_until(lambda: len(receiver.events) == 2, what="both events")
+    texts = [json.loads(h.plain["event"]["message"]["content"])["text"] for h in receiver.events]
+    assert texts == ["before", "after"]
+    assert receiver.events[0].event_id == before[0]["event_id"]
+
+
 # -- inspection -------------------------------------------------------------------------------
 
 
