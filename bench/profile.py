@@ -83,6 +83,7 @@ WAIT_LEAVES = frozenset(
     }
 )
 
+_ROOT = str(Path(__file__).resolve().parent.parent) + "/"  # this checkout, wherever it is
 _FRAME = re.compile(r"^(?P<func>.*?) \((?P<file>[^()]*)\)$")
 
 
@@ -91,7 +92,7 @@ def _short(frame: str) -> str:
     if not m:
         return frame
     file = m["file"]
-    for marker in ("site-packages/", "/work/main/"):
+    for marker in ("site-packages/", _ROOT):
         if marker in file:
             file = file.split(marker, 1)[1]
     return f"{m['func']} ({file})"

@@ -1,7 +1,7 @@
 """A pure reference model of the read-receipt rules, for comparison with the server.
 
 No I/O and nothing from ``server/``: plain sets and dicts stating the rules of
-``/work/shared/reference/tim.md`` section 7 (and our choices where the vendor is silent) as
+``../shared/reference/tim.md`` section 7 (and our choices where the vendor is silent) as
 directly as possible. ``tests/core/test_stateful.py`` drives this model and the real core with
 the same random operations and compares them after every step.
 
