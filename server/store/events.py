@@ -90,9 +90,6 @@ class EventStore:
         """The channel's position, created at the newest event (or 0) on first use."""
         return await self.db.write(_init_cursor, channel, now_ms, from_start)
 
-    async def advance(self, channel: str, event_id: int, now_ms: int) -> None:
-        await self.db.write(_advance, channel, event_id, now_ms)
-
     async def finish(
         self,
         channel: str,

@@ -96,6 +96,7 @@ class TimCallbackChannel:
     """One app's callback URL, as an outbox channel."""
 
     types = ("message.sent", "receipt.group", "read.c2c")
+    window = 1  # TIM's callbacks go one at a time, in order
 
     def __init__(
         self,
