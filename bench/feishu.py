@@ -621,6 +621,20 @@ async def wait_outbox_idle(base_url: str, channel: str, limit: float = 120.0) ->
         await asyncio.sleep(0.5)
 
 
+async def _seed(
+    users: Users, kind: str, rate: float, seconds: float, base_url: str, channel: str
+) -> None:
+    """For ``read`` actions at ``rate`` for ``seconds``: fresh bot messages to read, seeded,
+    and the bot's outbox consumer caught up with them before anything is measured."""
+    per_user = messages_for(kind, rate, seconds, len(users.names))
+    if not per_user:
+        return
+    users.unread.clear()
+    took = await seed_bot_messages(users, per_user)
+    print(f"  seeded {per_user * len(users.names)} bot messages in {took:.1f} s", file=sys.stderr)
+    await wait_outbox_idle(base_url, channel)
+
+
 async def run(
     args: Any,
     base_url: str,
@@ -658,17 +672,9 @@ async def run(
             print(f"feishu {mode_name}: {len(users.names)} users logged in", file=sys.stderr)
             try:
                 for kind in args.kind:
-                    seconds = args.warmup + args.duration
-                    per_user = messages_for(
-                        kind, args.expected_event_rate, seconds, len(users.names)
+                    await _seed(
+                        users, kind, args.expected_event_rate, args.burst, base_url, channel
                     )
-                    if per_user:
-                        s = await seed_bot_messages(users, per_user)
-                        print(
-                            f"  seeded {per_user * len(users.names)} bot messages in {s:.1f} s",
-                            file=sys.stderr,
-                        )
-                        await wait_outbox_idle(base_url, channel)
                     tp = await drain(
                         users,
                         kind,
@@ -688,11 +694,8 @@ async def run(
                     )
                     _check(warnings, f"feishu {mode_name} {kind} drain", tp)
                     for rate in args.event_rate:
-                        per_user = messages_for(kind, rate, seconds, len(users.names))
-                        if per_user:
-                            users.unread.clear()
-                            await seed_bot_messages(users, per_user)
-                            await wait_outbox_idle(base_url, channel)
+                        seconds = args.warmup + args.duration
+                        await _seed(users, kind, rate, seconds, base_url, channel)
                         lat = await latency(
                             users,
                             kind,

@@ -158,8 +158,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     g.add_argument(
         "--expected-event-rate",
         type=float,
-        default=4000.0,
-        help="capacity burst: actions/s to seed bot messages for (read; default 4000)",
+        default=6000.0,
+        help="capacity burst: actions/s to seed bot messages for (read; default 6000)",
     )
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     p.add_argument(

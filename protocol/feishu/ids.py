@@ -42,7 +42,8 @@ def user_of_email(address: str) -> str | None:
     return local if at and domain == EMAIL_DOMAIN and local else None
 
 
-_MAX_NUMBER = 2**63 - 1  # SQLite's largest integer
+MAX_NUMBER: Final = 2**63 - 1
+"""SQLite's largest integer: no id or position this server makes is larger."""
 
 
 def _mint(prefix: str, kind: str, number: int) -> str:
@@ -57,7 +58,7 @@ def _parse(prefix: str, kind: str, text: str) -> int | None:
         number = int(digits, 16)
     except ValueError:
         return None
-    if number > _MAX_NUMBER:  # no row has it, and SQLite could not even look it up
+    if number > MAX_NUMBER:  # no row has it, and SQLite could not even look it up
         return None
     return number if _mint(prefix, kind, number) == text and check else None
 

@@ -22,6 +22,8 @@ from typing import Annotated, Final, Literal, TypeVar
 import msgspec
 from msgspec import Meta, Struct
 
+from protocol.feishu import ids
+
 T = TypeVar("T")
 
 UserIdType = Literal["open_id", "union_id", "user_id"]
@@ -52,7 +54,7 @@ def parse_page_token(token: str) -> str | None:
         return None
 
 
-MAX_POSITION: Final = 2**63 - 1  # SQLite's largest integer
+MAX_POSITION: Final = ids.MAX_NUMBER
 _POSITION = re.compile(r"[0-9]{1,19}")
 
 

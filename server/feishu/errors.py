@@ -13,7 +13,6 @@ from __future__ import annotations
 from typing import Final
 
 from protocol.feishu import errors as E
-from protocol.feishu import ids
 from server.core.errors import Reason
 
 # API families (the generic codes) and the APIs with codes of their own
@@ -123,8 +122,3 @@ def code_for(reason: Reason, api: str, family: str) -> tuple[int, int]:
     codes = TABLE[reason]
     code = codes.get(api) or codes.get(family) or codes.get("*") or PARAM_ERROR[family]
     return (429 if code == E.RATE_LIMITED else 400), code
-
-
-def feishu_text(message: str) -> str:
-    """A core refusal's message as a Feishu caller reads it (``om_``/``oc_`` ids)."""
-    return ids.with_feishu_ids(message)

@@ -22,6 +22,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from protocol.feishu import errors as E
+from protocol.feishu import ids
 from protocol.feishu import rest as R
 from server.core.errors import CoreError
 from server.feishu import chats, messages, reactions, reads
@@ -41,7 +42,6 @@ from server.feishu.errors import (
     REPLY,
     FeishuError,
     code_for,
-    feishu_text,
 )
 
 if TYPE_CHECKING:
@@ -178,7 +178,7 @@ class FeishuRest:
                 return _envelope(exc)
             except CoreError as exc:
                 status, code = code_for(exc.reason, api.name, api.family)
-                message = feishu_text(exc.message)
+                message = ids.with_feishu_ids(exc.message)  # om_/oc_, not row numbers
                 log.info("%s refused: %s %s", api.name, code, message)
                 return feishu_envelope(status, code, message)
             return _success(data)

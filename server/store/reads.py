@@ -35,11 +35,12 @@ class ReadChange:
 EventBuilder = Callable[[ReadChange], Sequence[Event]]
 
 
+_C2C_UNREAD_TOTAL = "SELECT total FROM c2c_unread WHERE app = ? AND user_id = ?"
+
+
 def c2c_unread_total(conn: sqlite3.Connection, app: int, user: str) -> int:
     """The user's total C2C unread count, as kept in ``c2c_unread`` (one indexed row)."""
-    row = conn.execute(
-        "SELECT total FROM c2c_unread WHERE app = ? AND user_id = ?", (app, user)
-    ).fetchone()
+    row = conn.execute(_C2C_UNREAD_TOTAL, (app, user)).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -238,9 +239,7 @@ class ReadStore:
 
     async def c2c_unread_total(self, app: int, user: str) -> int:
         """The user's total C2C unread count (kept by sends, reads and recalls)."""
-        row = await self.db.fetchone(
-            "SELECT total FROM c2c_unread WHERE app = ? AND user_id = ?", (app, user)
-        )
+        row = await self.db.fetchone(_C2C_UNREAD_TOTAL, (app, user))
         return int(row[0]) if row else 0
 
     async def c2c_unread(self, app: int, user: str) -> dict[str, int]:
