@@ -35,6 +35,7 @@ class MessageSent(msgspec.Struct, frozen=True, tag="message.sent"):
     parent_id: int | None = None
     root_id: int | None = None
     mentions: tuple[str, ...] = ()
+    client_seq: int | None = None  # the sender's own number for the message, as sent
 
 
 class GroupReceiptItem(msgspec.Struct, frozen=True):
@@ -57,7 +58,7 @@ class GroupReceipts(msgspec.Struct, frozen=True, tag="receipt.group"):
 
 class C2CReceiptItem(msgspec.Struct, frozen=True):
     msg_id: int
-    seq: int
+    seq: int  # the number clients know the message by (the sender's own, if it chose one)
     random: int
     time_ms: int
     first_read: bool = True  # False: a conversation read had already covered it

@@ -67,9 +67,14 @@ class Messaging:
         reply_to: Message | None = None,
         mentions: Sequence[str] = (),
         send_key: tuple[str, str] | None = None,
+        client_seq: int | None = None,
+        client_ms: int | None = None,
     ) -> Sent:
         """Store and deliver a one-to-one message (a reply when ``reply_to`` is given; a send
         key already used within the hour returns the first message, marked ``duplicate``).
+
+        ``client_seq`` and ``client_ms`` are what the sending client itself called the message
+        (its own number for it, its clock), kept as given.
 
         Raises CoreError: INVALID (empty/oversize body, message to oneself), UNKNOWN_ACCOUNT."""
         policy = self.d.policy(app)
@@ -89,6 +94,8 @@ class Messaging:
             reply_to=reply_to,
             mentions=mentions,
             send_key=send_key,
+            client_seq=client_seq,
+            client_ms=client_ms,
         )
         sent = await self.d.store.messages.send_c2c(
             app,
@@ -113,6 +120,7 @@ class Messaging:
         reply_to: Message | None = None,
         mentions: Sequence[str] = (),
         send_key: tuple[str, str] | None = None,
+        client_ms: int | None = None,
     ) -> Sent:
         """Store and deliver a group message; with ``need_receipt`` the receivers (members at
         this instant, less the sender) are snapshotted.
@@ -133,6 +141,7 @@ class Messaging:
             reply_to=reply_to,
             mentions=mentions,
             send_key=send_key,
+            client_ms=client_ms,
         )
         sent = await self.d.store.messages.send_group(
             app,
@@ -158,6 +167,8 @@ class Messaging:
         reply_to: Message | None,
         mentions: Sequence[str],
         send_key: tuple[str, str] | None,
+        client_seq: int | None = None,
+        client_ms: int | None = None,
     ) -> NewMessage:
         return NewMessage(
             sender=sender,
@@ -171,6 +182,8 @@ class Messaging:
             root_id=(reply_to.root_id or reply_to.id) if reply_to else None,
             mentions=tuple(dict.fromkeys(mentions)),
             send_key=send_key,
+            client_seq=client_seq,
+            client_ms=client_ms,
         )
 
     def _after(self, sent: Sent) -> None:
@@ -274,15 +287,6 @@ class Messaging:
         """The messages of ``app`` among ``msg_ids`` (unknown or foreign ids are left out)."""
         found = await self.d.store.messages.get_many(msg_ids)
         return {i: m for i, m in found.items() if m.app == app}
-
-    async def c2c_by_seq(
-        self, app: int, user_a: str, user_b: str, seqs: Sequence[int]
-    ) -> dict[int, Message]:
-        """Messages of the C2C conversation of two users, by sequence number."""
-        conv = await self.d.store.groups.find_c2c(app, user_a, user_b)
-        if conv is None:
-            return {}
-        return await self.d.store.messages.by_seq(conv.id, seqs)
 
     async def c2c_history(
         self,
@@ -393,4 +397,5 @@ def _sent_event(
         parent_id=m.parent_id,
         root_id=m.root_id,
         mentions=m.mentions,
+        client_seq=m.client_seq,
     )

@@ -120,10 +120,48 @@ class Message(msgspec.Struct, frozen=True, gc=False):
     parent_id: int | None = None  # a reply: the message replied to...
     root_id: int | None = None  # ...and the first message of that thread
     mentions: tuple[str, ...] = ()  # accounts mentioned, in order
+    client_seq: int | None = None  # the sender's own number for it (TIM C2C MsgSeq), as sent
+    client_ms: int | None = None  # the sender's clock when it sent it, as sent
 
     @property
     def has_receipts(self) -> bool:
         return self.need_receipt and self.receipt_code is None
+
+    @property
+    def shown_seq(self) -> int:
+        """The number clients know it by: the sender's own if it chose one, else ``seq``."""
+        return self.seq if self.client_seq is None else self.client_seq
+
+    @property
+    def shown_client_ms(self) -> int:
+        """The sender's clock when it sent it (the server's when the sender gave none)."""
+        return self.time_ms if self.client_ms is None else self.client_ms
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRef:
+    """A message as a client names it: by the server's number, or by what the client knows of
+    it. Every part given must match the stored message, or the message is unknown.
+
+    ``seq`` matches the number clients know it by (:attr:`Message.shown_seq`); ``time_s`` the
+    second it was sent; ``text`` is how the client wrote the reference, to name it in refusals."""
+
+    id: int | None = None
+    seq: int | None = None
+    random: int | None = None
+    time_s: int | None = None
+    text: str = ""
+
+    def matches(self, m: Message) -> bool:
+        return (
+            (self.id is None or self.id == m.id)
+            and (self.seq is None or self.seq == m.shown_seq)
+            and (self.random is None or self.random == m.random)
+            and (self.time_s is None or self.time_s == m.time_ms // 1000)
+        )
+
+    def name(self) -> str:
+        return repr(self.text) if self.text else str(self.id if self.id is not None else self.seq)
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ _mentions_decoder = msgspec.json.Decoder(list[str])
 _COLS = (
     "m.id, c.app, m.conv_id, c.kind, c.group_id, m.sender, m.receiver, m.seq, m.random, m.time_ms,"
     " m.body, m.need_receipt, m.receipt_code, m.online_only, m.receivers, m.recalled,"
-    " m.parent_id, m.root_id, m.mentions"
+    " m.parent_id, m.root_id, m.mentions, m.client_seq, m.client_ms"
 )
 _FROM = "messages m JOIN conversations c ON c.id = m.conv_id"
 
@@ -49,6 +49,8 @@ def _message(row: Sequence[object]) -> Message:
         parent_id=row[16],  # type: ignore[arg-type]
         root_id=row[17],  # type: ignore[arg-type]
         mentions=tuple(_mentions_decoder.decode(row[18])) if row[18] else (),  # type: ignore[arg-type]
+        client_seq=row[19],  # type: ignore[arg-type]
+        client_ms=row[20],  # type: ignore[arg-type]
     )
 
 
@@ -70,6 +72,8 @@ class NewMessage:
         None  # (scope, key): a repeated key returns the first message
     )
     send_key_ttl_ms: int = 3_600_000  # ...if it was used less than this long ago
+    client_seq: int | None = None  # the sender's own number for it, kept as sent
+    client_ms: int | None = None  # the sender's clock when it sent it, kept as sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,8 +107,8 @@ def _insert(
     snapshot = new.need_receipt and receipt_code is None
     cur = conn.execute(
         "INSERT INTO messages (conv_id, seq, sender, receiver, time_ms, random, body, need_receipt,"
-        " receipt_code, online_only, receivers, parent_id, root_id, mentions)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " receipt_code, online_only, receivers, parent_id, root_id, mentions, client_seq, client_ms)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             conv_id,
             seq,
@@ -120,6 +124,8 @@ def _insert(
             new.parent_id,
             new.root_id,
             _body_encoder.encode(list(new.mentions)) if new.mentions else None,
+            new.client_seq,
+            new.client_ms,
         ),
     )
     msg_id = cur.lastrowid
@@ -149,6 +155,8 @@ def _insert(
         parent_id=new.parent_id,
         root_id=new.root_id,
         mentions=new.mentions,
+        client_seq=new.client_seq,
+        client_ms=new.client_ms,
     )
     if new.send_key is not None:
         conn.execute(
@@ -367,6 +375,19 @@ class MessageStore:
                 message = _message(row)
                 self._remember(message)
                 out[message.seq] = message
+        return out
+
+    async def by_random(self, conv_id: int, randoms: Sequence[int]) -> list[Message]:
+        """Messages of one conversation whose random is one of ``randoms``."""
+        out: list[Message] = []
+        unique = list(dict.fromkeys(randoms))
+        for i in range(0, len(unique), 500):
+            chunk = unique[i : i + 500]
+            rows = await self.db.fetchall(
+                f"SELECT {_COLS} FROM {_FROM} WHERE m.conv_id = ? AND m.random IN ({','.join('?' * len(chunk))})",
+                (conv_id, *chunk),
+            )
+            out.extend(_message(row) for row in rows)
         return out
 
     async def history(

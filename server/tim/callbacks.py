@@ -51,14 +51,15 @@ def render(stored: StoredEvent) -> tuple[cb.Callback, str] | None:
                 MsgBody=body,
             ), event.platform
         assert event.receiver is not None
+        seq = event.seq if event.client_seq is None else event.client_seq
         return cb.C2CAfterSendMsg(
             EventTime=when,
             From_Account=event.sender,
             To_Account=event.receiver,
-            MsgSeq=event.seq,
+            MsgSeq=seq,
             MsgRandom=event.random,
             MsgTime=t,
-            MsgKey=format_msg_key(event.seq, event.random, t),
+            MsgKey=format_msg_key(seq, event.random, t),
             OnlineOnlyFlag=int(event.online_only),
             IsNeedReadReceipt=int(event.need_receipt),
             SendMsgResult=0,

@@ -11,7 +11,7 @@ from protocol.tim import ids
 from protocol.tim.ws import V2TIMMessage
 from server.core.errors import CoreError, Reason
 from server.core.messages import HistoryItem
-from server.core.model import ConvKind, Element, GroupType, Message
+from server.core.model import ConvKind, Element, GroupType, Message, MessageRef
 from server.tim.errors import receipt_code
 
 # REST and callbacks use the older names; V2TIM (WebSocket) uses GroupType values.
@@ -84,24 +84,27 @@ def msg_id(m: Message) -> str:
 
 
 def msg_key(m: Message) -> str:
-    return ids.format_msg_key(m.seq, m.random, time_s(m.time_ms))
+    return ids.format_msg_key(m.shown_seq, m.random, time_s(m.time_ms))
 
 
-def parse_msg_ids(texts: list[str]) -> list[tuple[int, str]]:
-    """``(id, text)`` per msgID; CoreError(UNKNOWN_MESSAGE) names one that is not a msgID."""
+def msg_refs(texts: list[str]) -> list[MessageRef]:
+    """The messages that V2TIM msgIDs name (number, second and random must all match);
+    CoreError(UNKNOWN_MESSAGE) names a text that is not a msgID at all."""
     out = []
     for text in texts:
         parts = ids.parse_msg_id(text)
         if parts is None:
             raise CoreError(Reason.UNKNOWN_MESSAGE, f"{text!r} is not a msgID of this server")
-        out.append((parts.id, text))
+        out.append(MessageRef(id=parts.id, random=parts.random, time_s=parts.time, text=text))
     return out
 
 
-def check_msg_id(m: Message, text: str) -> None:
-    """A msgID names one message: its time and random must match too."""
-    if msg_id(m) != text:
-        raise CoreError(Reason.UNKNOWN_MESSAGE, f"message {text!r} does not exist")
+def msg_key_ref(text: str) -> MessageRef | None:
+    """The one-to-one message a REST ``MsgKey`` (seq_random_time) names, or None."""
+    key = ids.parse_msg_key(text)
+    if key is None:
+        return None
+    return MessageRef(seq=key.seq, random=key.random, time_s=key.time, text=text)
 
 
 def v2tim_message(m: Message, viewer: str, item: HistoryItem | None = None) -> V2TIMMessage:

@@ -164,7 +164,7 @@ async def test_mark_group_only_changes_the_readers_unread_count(
     assert await core.reads.group_unread(APP, "r1", "w") == 0
     assert await core.reads.group_unread(APP, "r2", "w") == 3
     assert await core.reads.group_unread(APP, "s", "w") == 0  # own messages never count
-    counts = await core.receipts.counts(APP, "s", [m.id for m in msgs])
+    counts = await core.receipts.counts_ids(APP, "s", [m.id for m in msgs])
     assert [(c.read, c.unread) for c in counts] == [(0, 2)] * 3
     assert recorder.receipts == [] and recorder.c2c_reads == []
     assert recorder.wakeups == wakeups + 2
@@ -200,8 +200,8 @@ async def test_sending_receipts_leaves_the_unread_count_alone(core: Core) -> Non
     await group(core, "w", "s", ["r1", "r2"])
     g = [(await send_group(core, "s", "w")).message for _ in range(2)]
     c = [(await send_c2c(core, "s", "r1")).message for _ in range(2)]
-    await core.receipts.send(APP, "r1", [m.id for m in g])
-    await core.receipts.send(APP, "r1", [m.id for m in c])
+    await core.receipts.send_ids(APP, "r1", [m.id for m in g])
+    await core.receipts.send_ids(APP, "r1", [m.id for m in c])
     assert await core.reads.group_unread(APP, "r1", "w") == 2
     assert await core.reads.c2c_unread(APP, "r1") == {"s": 2}
     assert await core.reads.peer_read_ms(APP, "s", "r1") == 0  # receipts are not conversation reads

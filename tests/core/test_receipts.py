@@ -38,7 +38,7 @@ async def work5(core: Core, group_id: str = "w") -> None:
 
 
 async def totals(core: Core, msg_id: int, *, user: str = "s") -> tuple[int, int]:
-    (count,) = await core.receipts.counts(APP, user, [msg_id])
+    (count,) = await core.receipts.counts_ids(APP, user, [msg_id])
     return count.read, count.unread
 
 
@@ -72,12 +72,12 @@ async def test_group_counts_exclude_the_sender(core: Core) -> None:
     assert (m.receivers, m.receipt_code, m.has_receipts) == (4, None, True)
     assert await totals(core, m.id) == (0, 4)
     for reader, expected in (("r1", (1, 3)), ("r3", (2, 2))):
-        (change,) = await core.receipts.send(APP, reader, [m.id])
+        (change,) = await core.receipts.send_ids(APP, reader, [m.id])
         assert (change.newly_read, change.read, change.receivers) == (True, expected[0], 4)
         assert await totals(core, m.id) == expected
         read, unread = await totals(core, m.id)
         assert read + unread == len(RECEIVERS)
-    await refused(Reason.RECEIPT_LIST_EMPTY, core.receipts.send(APP, "s", [m.id]))
+    await refused(Reason.RECEIPT_LIST_EMPTY, core.receipts.send_ids(APP, "s", [m.id]))
     assert await totals(core, m.id) == (2, 2)
     assert await listing(core, m.id, ReadFilter.READ) == ["r1", "r3"]
     assert await listing(core, m.id, ReadFilter.UNREAD) == ["r2", "r4"]
@@ -87,8 +87,8 @@ async def test_the_sender_hears_the_new_totals(core: Core, recorder: Recorder) -
     """Each new receipt calls receipts_changed once with the message and its totals afterwards."""
     await work5(core)
     m = (await send_group(core, "s", "w")).message
-    await core.receipts.send(APP, "r2", [m.id])
-    await core.receipts.send(APP, "r4", [m.id])
+    await core.receipts.send_ids(APP, "r2", [m.id])
+    await core.receipts.send_ids(APP, "r4", [m.id])
     assert recorder.receipts == [
         (APP, "r2", (ReceiptCount(m, 1, 3, core.clock.now_ms()),)),
         (APP, "r4", (ReceiptCount(m, 2, 2, core.clock.now_ms()),)),
@@ -96,12 +96,12 @@ async def test_the_sender_hears_the_new_totals(core: Core, recorder: Recorder) -
 
 
 async def test_an_admin_lookup_by_seq_reports_counts_or_not_found(core: Core) -> None:
-    """group_counts_by_seq answers each seq in order: counts, or RECEIPT_NOT_FOUND (rule 13)."""
+    """group_counts answers each seq in order: counts, or RECEIPT_NOT_FOUND (rule 13)."""
     await work5(core)
     with_receipt = (await send_group(core, "s", "w")).message
     without = (await send_group(core, "r1", "w", need_receipt=False)).message
-    await core.receipts.send(APP, "r1", [with_receipt.id])
-    rows = await core.receipts.group_counts_by_seq(APP, "w", [99, with_receipt.seq, without.seq])
+    await core.receipts.send_ids(APP, "r1", [with_receipt.id])
+    rows = await core.receipts.group_counts(APP, "w", [99, with_receipt.seq, without.seq])
     assert [(r.seq, r.reason) for r in rows] == [
         (99, Reason.RECEIPT_NOT_FOUND),
         (with_receipt.seq, None),
@@ -119,10 +119,10 @@ async def test_counts_report_only_the_callers_own_messages(core: Core) -> None:
     theirs = (await send_group(core, "r1", "w")).message
     plain = (await send_group(core, "s", "w", need_receipt=False)).message
     ids = [mine.id, theirs.id, plain.id]
-    assert [c.message.id for c in await core.receipts.counts(APP, "s", ids)] == [mine.id]
-    assert [c.message.id for c in await core.receipts.counts(APP, "r1", ids)] == [theirs.id]
-    assert await core.receipts.counts(APP, "r2", ids) == []
-    admin = await core.receipts.counts(APP, "administrator", ids, as_admin=True)
+    assert [c.message.id for c in await core.receipts.counts_ids(APP, "s", ids)] == [mine.id]
+    assert [c.message.id for c in await core.receipts.counts_ids(APP, "r1", ids)] == [theirs.id]
+    assert await core.receipts.counts_ids(APP, "r2", ids) == []
+    admin = await core.receipts.counts_ids(APP, "administrator", ids, as_admin=True)
     assert [(c.message.id, c.read, c.unread) for c in admin] == [(mine.id, 0, 4), (theirs.id, 0, 4)]
 
 
@@ -133,11 +133,11 @@ async def test_receipts_are_idempotent(core: Core, recorder: Recorder, clock: Fa
     """A repeated receipt changes no count, calls no listener and writes no event."""
     await work5(core)
     m = (await send_group(core, "s", "w")).message
-    (first,) = await core.receipts.send(APP, "r1", [m.id])
+    (first,) = await core.receipts.send_ids(APP, "r1", [m.id])
     calls, wakeups, last = len(recorder.receipts), recorder.wakeups, await last_event_id(core)
     read_ms = core.clock.now_ms()
     clock.advance(seconds=5)
-    (second,) = await core.receipts.send(APP, "r1", [m.id, m.id])
+    (second,) = await core.receipts.send_ids(APP, "r1", [m.id, m.id])
     assert first.newly_read and not second.newly_read
     assert second.is_receiver
     assert (second.read, second.receivers, second.read_ms) == (
@@ -154,7 +154,7 @@ async def test_a_duplicate_id_in_one_call_counts_once(core: Core) -> None:
     """A message listed twice in one receipt call is counted once."""
     await work5(core)
     m = (await send_group(core, "s", "w")).message
-    changes = await core.receipts.send(APP, "r1", [m.id, m.id, m.id])
+    changes = await core.receipts.send_ids(APP, "r1", [m.id, m.id, m.id])
     assert len(changes) == 1
     assert await totals(core, m.id) == (1, 3)
 
@@ -169,7 +169,7 @@ async def test_a_member_who_joins_later_is_not_counted(core: Core, recorder: Rec
     await users(core, "late")
     await core.groups.add_members(APP, "w", ["late"])
     last = await last_event_id(core)
-    (change,) = await core.receipts.send(APP, "late", [m.id])
+    (change,) = await core.receipts.send_ids(APP, "late", [m.id])
     # the call succeeds (late is a member and the message keeps receipts) but records nothing
     assert (change.newly_read, change.is_receiver, change.read, change.receivers) == (
         False,
@@ -190,12 +190,12 @@ async def test_a_member_who_leaves_keeps_its_state(core: Core) -> None:
     """Members who leave stay in the snapshot with their read or unread state."""
     await work5(core)
     m = (await send_group(core, "s", "w")).message
-    await core.receipts.send(APP, "r1", [m.id])
+    await core.receipts.send_ids(APP, "r1", [m.id])
     await core.groups.remove_members(APP, "w", ["r1", "r2"])
     assert await totals(core, m.id) == (1, 3)
     assert await listing(core, m.id, ReadFilter.READ) == ["r1"]
     assert await listing(core, m.id, ReadFilter.UNREAD) == ["r2", "r3", "r4"]
-    await refused(Reason.NOT_GROUP_MEMBER, core.receipts.send(APP, "r2", [m.id]))
+    await refused(Reason.NOT_GROUP_MEMBER, core.receipts.send_ids(APP, "r2", [m.id]))
     assert await totals(core, m.id) == (1, 3)
 
 
@@ -204,15 +204,15 @@ async def test_a_message_of_a_destroyed_group_takes_no_receipt(core: Core) -> No
     await work5(core)
     m = (await send_group(core, "s", "w")).message
     await core.groups.destroy(APP, "w")
-    await refused(Reason.UNKNOWN_GROUP, core.receipts.send(APP, "r1", [m.id]))
+    await refused(Reason.UNKNOWN_GROUP, core.receipts.send_ids(APP, "r1", [m.id]))
     await core.groups.create(
         APP, group_id="w", group_type=GroupType.WORK, name="", owner="s", members=RECEIVERS
     )
-    await refused(Reason.UNKNOWN_GROUP, core.receipts.send(APP, "r1", [m.id]))
-    await refused(Reason.UNKNOWN_GROUP, core.receipts.send(APP, "r1", [m.id], as_admin=True))
-    await refused(Reason.UNKNOWN_GROUP, core.receipts.counts(APP, "s", [m.id]))
+    await refused(Reason.UNKNOWN_GROUP, core.receipts.send_ids(APP, "r1", [m.id]))
+    await refused(Reason.UNKNOWN_GROUP, core.receipts.send_ids(APP, "r1", [m.id], as_admin=True))
+    await refused(Reason.UNKNOWN_GROUP, core.receipts.counts_ids(APP, "s", [m.id]))
     fresh = (await send_group(core, "s", "w")).message  # the new group works as usual
-    assert (await core.receipts.send(APP, "r1", [fresh.id]))[0].newly_read
+    assert (await core.receipts.send_ids(APP, "r1", [fresh.id]))[0].newly_read
 
 
 # -- member lists (rule 15) -----------------------------------------------------------------
@@ -226,7 +226,7 @@ async def test_member_lists_page_through_every_receiver_once(core: Core) -> None
     assert m.receivers == 150
     readers = receivers[::3]  # 50 readers, 100 not
     for reader in readers:
-        await core.receipts.send(APP, reader, [m.id])
+        await core.receipts.send_ids(APP, reader, [m.id])
     assert await totals(core, m.id) == (50, 100)
     seen: dict[ReadFilter, list[str]] = {}
     for which, sizes in ((ReadFilter.READ, [40, 10]), (ReadFilter.UNREAD, [40, 40, 20])):
@@ -351,7 +351,7 @@ async def _delivered_without_state(
         if expected is Reason.RECEIPT_NOT_FLAGSHIP
         else Reason.RECEIPT_LIST_EMPTY
     )
-    await refused(receipt_refusal, core.receipts.send(app, members[0], [m.id]))
+    await refused(receipt_refusal, core.receipts.send_ids(app, members[0], [m.id]))
     return m.seq
 
 
@@ -364,7 +364,7 @@ async def test_live_and_community_groups_keep_no_receipts(
         core, recorder, APP, group_type, Reason.RECEIPT_GROUP_TYPE_DISABLED
     )
     # the admin lookup refuses the whole group rather than answering per seq
-    await refused(Reason.GROUP_TYPE_UNSUPPORTED, core.receipts.group_counts_by_seq(APP, "g", [1]))
+    await refused(Reason.GROUP_TYPE_UNSUPPORTED, core.receipts.group_counts(APP, "g", [1]))
 
 
 async def test_never_types_stay_off_even_if_switched_on(core: Core, recorder: Recorder) -> None:
@@ -386,7 +386,7 @@ async def test_a_group_type_switched_off_keeps_no_receipts(core: Core, recorder:
     await _delivered_without_state(
         other, recorder, APP, GroupType.MEETING, Reason.RECEIPT_GROUP_TYPE_DISABLED
     )
-    await refused(Reason.GROUP_TYPE_UNSUPPORTED, other.receipts.group_counts_by_seq(APP, "g", [1]))
+    await refused(Reason.GROUP_TYPE_UNSUPPORTED, other.receipts.group_counts(APP, "g", [1]))
 
 
 async def test_a_group_over_the_cap_keeps_no_receipts(core: Core, recorder: Recorder) -> None:
@@ -401,7 +401,7 @@ async def test_a_group_over_the_cap_keeps_no_receipts(core: Core, recorder: Reco
         Reason.RECEIPT_GROUP_TOO_LARGE,
         members=("a", "b", "c"),
     )
-    (row,) = await other.receipts.group_counts_by_seq(APP, "g", [seq])
+    (row,) = await other.receipts.group_counts(APP, "g", [seq])
     assert (row.count, row.reason) == (None, Reason.RECEIPT_NOT_FOUND)
     await other.groups.remove_members(APP, "g", ["c"])
     at_cap = (await send_group(other, "s", "g")).message
@@ -414,11 +414,11 @@ async def test_an_app_without_flagship_keeps_no_receipts(core: Core, recorder: R
         core, recorder, APP_BASIC, GroupType.WORK, Reason.RECEIPT_NOT_FLAGSHIP
     )
     await refused(
-        Reason.RECEIPT_NOT_FLAGSHIP, core.receipts.group_counts_by_seq(APP_BASIC, "g", [1])
+        Reason.RECEIPT_NOT_FLAGSHIP, core.receipts.group_counts(APP_BASIC, "g", [1])
     )
     c2c = (await send_c2c(core, "s", "r1", app=APP_BASIC)).message
     assert c2c.receipt_code == Reason.RECEIPT_NOT_FLAGSHIP.value
-    await refused(Reason.RECEIPT_NOT_FLAGSHIP, core.receipts.send(APP_BASIC, "r1", [c2c.id]))
+    await refused(Reason.RECEIPT_NOT_FLAGSHIP, core.receipts.send_ids(APP_BASIC, "r1", [c2c.id]))
 
 
 async def test_online_only_messages_keep_no_receipts(core: Core, recorder: Recorder) -> None:
@@ -426,11 +426,11 @@ async def test_online_only_messages_keep_no_receipts(core: Core, recorder: Recor
     seq = await _delivered_without_state(
         core, recorder, APP, GroupType.WORK, Reason.RECEIPT_ONLINE_ONLY, online_only=True
     )
-    (row,) = await core.receipts.group_counts_by_seq(APP, "g", [seq])
+    (row,) = await core.receipts.group_counts(APP, "g", [seq])
     assert (row.count, row.reason) == (None, Reason.RECEIPT_NOT_FOUND)
     c2c = (await send_c2c(core, "s", "r1", online_only=True)).message
     assert (c2c.receipt_code, c2c.has_receipts) == (Reason.RECEIPT_ONLINE_ONLY.value, False)
-    await refused(Reason.RECEIPT_LIST_EMPTY, core.receipts.send(APP, "r1", [c2c.id]))
+    await refused(Reason.RECEIPT_LIST_EMPTY, core.receipts.send_ids(APP, "r1", [c2c.id]))
 
 
 async def test_a_message_sent_without_need_receipt_has_no_state(core: Core) -> None:
@@ -438,8 +438,8 @@ async def test_a_message_sent_without_need_receipt_has_no_state(core: Core) -> N
     await work5(core)
     m = (await send_group(core, "s", "w", need_receipt=False)).message
     assert (m.need_receipt, m.receipt_code, m.has_receipts) == (False, None, False)
-    await refused(Reason.RECEIPT_LIST_EMPTY, core.receipts.send(APP, "r1", [m.id]))
-    assert await core.receipts.counts(APP, "s", [m.id]) == []
+    await refused(Reason.RECEIPT_LIST_EMPTY, core.receipts.send_ids(APP, "r1", [m.id]))
+    assert await core.receipts.counts_ids(APP, "s", [m.id]) == []
 
 
 # -- refusals (rules 8, 9) ------------------------------------------------------------------
@@ -450,16 +450,16 @@ async def test_own_messages_are_dropped_from_a_receipt(core: Core) -> None:
     await work5(core)
     own = (await send_group(core, "r1", "w")).message
     other = (await send_group(core, "s", "w")).message
-    changes = await core.receipts.send(APP, "r1", [own.id, other.id])
+    changes = await core.receipts.send_ids(APP, "r1", [own.id, other.id])
     assert [c.msg_id for c in changes] == [other.id]
     assert await totals(core, own.id, user="r1") == (0, 4)
-    await refused(Reason.RECEIPT_LIST_EMPTY, core.receipts.send(APP, "r1", [own.id]))
+    await refused(Reason.RECEIPT_LIST_EMPTY, core.receipts.send_ids(APP, "r1", [own.id]))
 
 
 async def test_an_empty_list_is_refused(core: Core) -> None:
     """A receipt or count call with no message ids fails with RECEIPT_LIST_EMPTY."""
-    await refused(Reason.RECEIPT_LIST_EMPTY, core.receipts.send(APP, "r1", []))
-    await refused(Reason.RECEIPT_LIST_EMPTY, core.receipts.counts(APP, "r1", []))
+    await refused(Reason.RECEIPT_LIST_EMPTY, core.receipts.send_ids(APP, "r1", []))
+    await refused(Reason.RECEIPT_LIST_EMPTY, core.receipts.counts_ids(APP, "r1", []))
 
 
 async def test_messages_of_two_conversations_are_refused(core: Core) -> None:
@@ -470,7 +470,7 @@ async def test_messages_of_two_conversations_are_refused(core: Core) -> None:
     b = (await send_group(core, "s", "w2")).message
     c = (await send_c2c(core, "s", "r1")).message
     for ids in ([a.id, b.id], [a.id, c.id]):
-        await refused(Reason.MIXED_CONVERSATIONS, core.receipts.send(APP, "r1", ids))
+        await refused(Reason.MIXED_CONVERSATIONS, core.receipts.send_ids(APP, "r1", ids))
     assert await totals(core, a.id) == (0, 4)
     assert await totals(core, b.id) == (0, 4)
 
@@ -479,12 +479,12 @@ async def test_unknown_messages_are_refused(core: Core) -> None:
     """A receipt naming a message that is missing or of another app is UNKNOWN_MESSAGE."""
     await work5(core)
     m = (await send_group(core, "s", "w")).message
-    err = await refused(Reason.UNKNOWN_MESSAGE, core.receipts.send(APP, "r1", [m.id, 424242]))
+    err = await refused(Reason.UNKNOWN_MESSAGE, core.receipts.send_ids(APP, "r1", [m.id, 424242]))
     assert "424242" in err.message
-    await refused(Reason.UNKNOWN_MESSAGE, core.receipts.send(APP_BASIC, "r1", [m.id]))
+    await refused(Reason.UNKNOWN_MESSAGE, core.receipts.send_ids(APP_BASIC, "r1", [m.id]))
     await users(core, "x", "y", app=APP_BASIC)
     basic = (await send_c2c(core, "x", "y", app=APP_BASIC)).message
-    await refused(Reason.UNKNOWN_MESSAGE, core.receipts.send(APP, "y", [basic.id]))
+    await refused(Reason.UNKNOWN_MESSAGE, core.receipts.send_ids(APP, "y", [basic.id]))
     assert await totals(core, m.id) == (0, 4)
 
 
@@ -492,9 +492,9 @@ async def test_a_third_user_cannot_acknowledge_a_c2c_message(core: Core) -> None
     """A receipt for a C2C message by someone outside the pair is NOT_ALLOWED."""
     await users(core, "a", "b", "eve")
     m = (await send_c2c(core, "a", "b")).message
-    err = await refused(Reason.NOT_ALLOWED, core.receipts.send(APP, "eve", [m.id]))
+    err = await refused(Reason.NOT_ALLOWED, core.receipts.send_ids(APP, "eve", [m.id]))
     assert "eve" in err.message
-    await refused(Reason.NOT_ALLOWED, core.receipts.counts(APP, "eve", [m.id]))
+    await refused(Reason.NOT_ALLOWED, core.receipts.counts_ids(APP, "eve", [m.id]))
 
 
 async def test_a_non_member_cannot_acknowledge_a_group_message(core: Core) -> None:
@@ -502,7 +502,7 @@ async def test_a_non_member_cannot_acknowledge_a_group_message(core: Core) -> No
     await work5(core)
     await users(core, "eve")
     m = (await send_group(core, "s", "w")).message
-    await refused(Reason.NOT_GROUP_MEMBER, core.receipts.send(APP, "eve", [m.id]))
+    await refused(Reason.NOT_GROUP_MEMBER, core.receipts.send_ids(APP, "eve", [m.id]))
     assert await totals(core, m.id) == (0, 4)
 
 
@@ -510,8 +510,8 @@ async def test_receipt_calls_in_an_app_without_flagship_are_refused(core: Core) 
     """Sending, counting and listing receipts without Flagship fail with RECEIPT_NOT_FLAGSHIP."""
     await group(core, "b", "s", RECEIVERS, app=APP_BASIC)
     m = (await send_group(core, "s", "b", app=APP_BASIC)).message
-    await refused(Reason.RECEIPT_NOT_FLAGSHIP, core.receipts.send(APP_BASIC, "r1", [m.id]))
-    await refused(Reason.RECEIPT_NOT_FLAGSHIP, core.receipts.counts(APP_BASIC, "s", [m.id]))
+    await refused(Reason.RECEIPT_NOT_FLAGSHIP, core.receipts.send_ids(APP_BASIC, "r1", [m.id]))
+    await refused(Reason.RECEIPT_NOT_FLAGSHIP, core.receipts.counts_ids(APP_BASIC, "s", [m.id]))
     await refused(
         Reason.RECEIPT_NOT_FLAGSHIP,
         core.receipts.members(APP_BASIC, "s", m.id, ReadFilter.UNREAD, cursor=0, count=10),
@@ -522,7 +522,7 @@ async def test_an_admin_may_acknowledge_for_a_member(core: Core) -> None:
     """An admin receipt on behalf of a receiver counts as that receiver's receipt (rule 17)."""
     await work5(core)
     m = (await send_group(core, "s", "w")).message
-    (change,) = await core.receipts.send(APP, "r2", [m.id], as_admin=True)
+    (change,) = await core.receipts.send_ids(APP, "r2", [m.id], as_admin=True)
     assert change.newly_read
     assert await listing(core, m.id, ReadFilter.READ) == ["r2"]
 
@@ -537,19 +537,19 @@ async def test_a_c2c_receipt_marks_the_message_peer_read(
     and writes a C2CReceipts event."""
     await users(core, "A", "B")
     m = (await send_c2c(core, "A", "B")).message
-    (before,) = await core.receipts.counts(APP, "A", [m.id])
+    (before,) = await core.receipts.counts_ids(APP, "A", [m.id])
     assert (before.read, before.unread, before.peer_read_ms) == (0, 1, None)
     clock.advance(seconds=30)
     receipt_ms = core.clock.now_ms()
     last = await last_event_id(core)
-    (change,) = await core.receipts.send(APP, "B", [m.id], platform="Android")
+    (change,) = await core.receipts.send_ids(APP, "B", [m.id], platform="Android")
     assert (change.newly_read, change.read, change.receivers, change.read_ms) == (
         True,
         1,
         1,
         receipt_ms,
     )
-    (after,) = await core.receipts.counts(APP, "A", [m.id])
+    (after,) = await core.receipts.counts_ids(APP, "A", [m.id])
     assert (after.read, after.unread, after.peer_read_ms) == (1, 0, receipt_ms)
     assert recorder.receipts == [(APP, "B", (ReceiptCount(m, 1, 0, receipt_ms),))]
     assert await events(core, last) == [
@@ -562,10 +562,10 @@ async def test_a_c2c_receipt_marks_the_message_peer_read(
         )
     ]
     clock.advance(seconds=30)
-    await core.receipts.send(APP, "B", [m.id])
+    await core.receipts.send_ids(APP, "B", [m.id])
     assert len(recorder.receipts) == 1
     assert len(await events(core, last)) == 1  # the repeat wrote nothing
-    (still,) = await core.receipts.counts(APP, "A", [m.id])
+    (still,) = await core.receipts.counts_ids(APP, "A", [m.id])
     assert still.peer_read_ms == receipt_ms
 
 
@@ -573,7 +573,7 @@ async def test_the_c2c_sender_cannot_acknowledge_its_own_message(core: Core) -> 
     """The sender of a C2C message sending a receipt for it gets RECEIPT_LIST_EMPTY."""
     await users(core, "A", "B")
     m = (await send_c2c(core, "A", "B")).message
-    await refused(Reason.RECEIPT_LIST_EMPTY, core.receipts.send(APP, "A", [m.id]))
+    await refused(Reason.RECEIPT_LIST_EMPTY, core.receipts.send_ids(APP, "A", [m.id]))
 
 
 # -- group receipt events (rule 12) ---------------------------------------------------------
@@ -589,9 +589,9 @@ async def test_a_group_receipt_writes_an_event_with_the_new_totals(
     clock.advance(seconds=1)
     now = core.clock.now_ms()
     last = await last_event_id(core)
-    await core.receipts.send(APP, "r1", [m1.id, m2.id], platform="iOS")
-    await core.receipts.send(APP, "r2", [m1.id])
-    await core.receipts.send(APP, "r2", [m1.id, m2.id])  # m1 already read by r2
+    await core.receipts.send_ids(APP, "r1", [m1.id, m2.id], platform="iOS")
+    await core.receipts.send_ids(APP, "r2", [m1.id])
+    await core.receipts.send_ids(APP, "r2", [m1.id, m2.id])  # m1 already read by r2
     stored = await core.store.events.after(last)
     assert [e.type for e in stored] == ["receipt.group"] * 3
     assert all(e.app == APP and e.time_ms == now for e in stored)

@@ -84,7 +84,7 @@ async def _step(core: Core, clock: FakeClock, model: Model, step: Step) -> None:
         elif not [m for m in chosen if m.need_receipt and m.sender != reader]:
             expected = Reason.RECEIPT_LIST_EMPTY
         try:
-            changes = await core.receipts.send(APP, reader, [c.id for c in chosen])
+            changes = await core.receipts.send_ids(APP, reader, [c.id for c in chosen])
         except CoreError as err:
             assert err.reason is expected, (err, expected)
             return
@@ -124,7 +124,7 @@ async def _step(core: Core, clock: FakeClock, model: Model, step: Step) -> None:
 async def _check(core: Core, recorder: Recorder, model: Model) -> None:
     with_state = [m for m in model.messages if m.need_receipt]
     if with_state:
-        counts = await core.receipts.counts(APP, "admin", [m.id for m in with_state], as_admin=True)
+        counts = await core.receipts.counts_ids(APP, "admin", [m.id for m in with_state], as_admin=True)
         assert [(c.read, c.unread) for c in counts] == [
             (len(m.read), len(m.receivers) - len(m.read)) for m in with_state
         ]

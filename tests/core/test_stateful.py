@@ -237,7 +237,7 @@ class ReceiptMachine(RuleBasedStateMachine):
         out = self.both(
             "receipt",
             lambda: self.model.receipt(app, reader, ids),
-            lambda: self.core.receipts.send(app, reader, [self.core_id(i) for i in ids]),
+            lambda: self.core.receipts.send_ids(app, reader, [self.core_id(i) for i in ids]),
         )
         if out is None:
             return
@@ -266,7 +266,7 @@ class ReceiptMachine(RuleBasedStateMachine):
         out = self.both(
             "counts",
             lambda: self.model.counts(app, user, ids),
-            lambda: self.core.receipts.counts(app, user, [self.core_id(i) for i in ids]),
+            lambda: self.core.receipts.counts_ids(app, user, [self.core_id(i) for i in ids]),
         )
         if out is not None:
             expected, got = out
@@ -349,16 +349,16 @@ class ReceiptMachine(RuleBasedStateMachine):
         except ModelError as e:
             # A sender who left its group may not ask; the totals are still there for an admin.
             try:
-                await self.core.receipts.counts(msg.app, msg.sender, [core_id])
+                await self.core.receipts.counts_ids(msg.app, msg.sender, [core_id])
             except CoreError as err:
                 assert err.reason is REASONS[e.err], (err, e)
             else:
                 raise AssertionError(
                     f"core gave counts of {msg} to its sender, the model: {e}"
                 ) from None
-            got = await self.core.receipts.counts(msg.app, "admin", [core_id], as_admin=True)
+            got = await self.core.receipts.counts_ids(msg.app, "admin", [core_id], as_admin=True)
         else:
-            got = await self.core.receipts.counts(msg.app, msg.sender, [core_id])
+            got = await self.core.receipts.counts_ids(msg.app, msg.sender, [core_id])
             assert [(c.read, c.unread) for c in got] == [(r, u) for _, r, u in expected], msg
         (count,) = got
         assert (count.read, count.unread) == (msg.read, msg.unread), msg

@@ -365,13 +365,13 @@ async def test_receipts_for_the_bots_messages(tmp_path: Path) -> None:
         other = await core.messages.send_c2c(
             SDKAPPID, "bob", "alice", text("not the bot's"), need_receipt=True
         )
-        await core.receipts.send(SDKAPPID, "alice", [other.message.id])
+        await core.receipts.send_ids(SDKAPPID, "alice", [other.message.id])
         sent = await core.messages.send_c2c(
             SDKAPPID, BOT, "alice", text("please ack"), need_receipt=True
         )
-        await core.receipts.send(SDKAPPID, "alice", [sent.message.id])
+        await core.receipts.send_ids(SDKAPPID, "alice", [sent.message.id])
         await receiver.wait_until(lambda: len(receiver.events) == 1, what="message_read_v1")
-        await core.receipts.send(SDKAPPID, "alice", [sent.message.id])  # again: nothing
+        await core.receipts.send_ids(SDKAPPID, "alice", [sent.message.id])  # again: nothing
         await core.messages.send_c2c(SDKAPPID, "carol", BOT, text("barrier"))
         await receiver.wait_until(lambda: len(receiver.events) == 2, what="the barrier")
     event = check_envelope(receiver.events[0], READ)

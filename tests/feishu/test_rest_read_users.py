@@ -85,7 +85,7 @@ async def test_a_tim_receipt_for_a_bot_message_is_a_read(tmp_path: Path) -> None
         clock.advance(seconds=2)
         number = ids.parse_message_id(message_id)
         assert number is not None
-        await env.srv.wiring.core.receipts.send(WORKSPACE, "alice", [number])
+        await env.srv.wiring.core.receipts.send_ids(WORKSPACE, "alice", [number])
         assert await env.readers(message_id) == [("alice", str(clock.now_ms()))]
 
 
