@@ -4,6 +4,8 @@ Routes:
 - ``POST /v4/{service}/{command}``: TIM REST API (server/tim/rest.py)
 - ``WS /tim/ws``: TIM WebSocket protocol for logged-in users (server/tim/session.py), served
   straight from ASGI: it is the hot path, and needs none of Starlette's per-message layers
+- ``WS /tim/sdk/binfo``, ``/tim/sdk/info``: Tencent's own Chat SDK (``proxyServer``),
+  server/tim/sdk_session.py, also straight from ASGI
 - ``GET /healthz``: liveness and a few counters
 
 Every error answer, 404/405/500 included, is JSON in the vendor's envelope of the path it hit.
@@ -29,6 +31,7 @@ from server.feishu.envelope import feishu_envelope
 from server.settings import Settings
 from server.sim.routes import routes as sim_routes
 from server.tim.rest import envelope
+from server.tim.sdk_session import PATH_PREFIX as SDK_PREFIX
 from server.wiring import Wiring
 
 log = logging.getLogger("server.app")
@@ -83,20 +86,23 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> App:
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
     app.state.wiring = wiring
-    return App(app, {"/tim/ws": wiring.tim_ws, **wiring.feishu.websockets()})
+    return App(app, {"/tim/ws": wiring.tim_ws, **wiring.feishu.websockets()}, wiring.tim_sdk)
 
 
 class App:
     """Starlette for HTTP; WebSocket endpoints that are hot paths get the raw ASGI callables."""
 
-    def __init__(self, http: Starlette, websockets: dict[str, ASGIApp]) -> None:
+    def __init__(self, http: Starlette, websockets: dict[str, ASGIApp], sdk: ASGIApp) -> None:
         self.http = http
         self.websockets = websockets
+        self.sdk = sdk  # every path under /tim/sdk (the SDK appends /binfo or /info)
         self.state = http.state
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
             endpoint = self.websockets.get(scope["path"])
+            if endpoint is None and scope["path"].startswith(SDK_PREFIX):
+                endpoint = self.sdk
             if endpoint is not None:
                 await endpoint(scope, receive, send)
                 return

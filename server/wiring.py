@@ -22,6 +22,8 @@ from server.tim.auth import TimApps
 from server.tim.callbacks import TimCallbackChannel
 from server.tim.push import TimPush
 from server.tim.rest import TimRest
+from server.tim.sdk_push import SdkPush
+from server.tim.sdk_session import SdkSessions
 from server.tim.session import TimSessions
 
 log = logging.getLogger("server")
@@ -48,13 +50,16 @@ class Wiring:
         self.db = Database(settings.server.db, synchronous=settings.server.synchronous)
         self.store = Store(self.db)
         self.core = Core(self.store, clock, policies(settings))
-        self.fanout = Fanout()
+        self.fanout = Fanout()  # /tim/ws sessions
+        self.sdk_fanout = Fanout()  # Tencent Chat SDK sessions (/tim/sdk)
         self.outbox = Outbox()
         self.core.listeners.add(TimPush(self.fanout))
+        self.core.listeners.add(SdkPush(self.sdk_fanout))
         self.core.listeners.add(self.outbox)
         tim_apps = TimApps(self.apps, clock)
         self.tim_rest = TimRest(self.core, tim_apps)
         self.tim_ws = TimSessions(self.core, tim_apps, self.fanout, settings.server)
+        self.tim_sdk = SdkSessions(self.core, tim_apps, self.sdk_fanout, settings.server)
         self.feishu = FeishuDialect(settings, self.core, clock)
         self.http: aiohttp.ClientSession | None = None
 
@@ -90,7 +95,8 @@ class Wiring:
     def stats(self) -> dict[str, Any]:
         return {
             "ok": True,
-            "online_sessions": self.fanout.online(),
+            "online_sessions": self.fanout.online() + self.sdk_fanout.online(),
+            "online_sdk_sessions": self.sdk_fanout.online(),
             "write_batches": self.db.batches,
             "write_units": self.db.units,
             **self.feishu.stats(),

@@ -36,6 +36,7 @@ KEY = DEFAULT_SECRET_KEY
 class Running:
     base_url: str
     ws_url: str
+    sdk_url: str  # the proxyServer value for Tencent's Chat SDK
     settings: Settings
     wiring: Wiring
 
@@ -53,12 +54,13 @@ class Running:
         return TimRestClient(self.base_url, sdkappid, key)
 
 
-def bound_socket() -> socket.socket:
+def bound_socket(port: int = 0) -> socket.socket:
+    """A listening socket on loopback: a free port, or ``port`` again (a restarted server)."""
     sock = socket.socket(
         socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP
     )  # proto: asyncio sets TCP_NODELAY
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     sock.listen(1024)
     return sock
 
@@ -70,9 +72,10 @@ async def running_server(
     apps: list[AppSettings] | None = None,
     clock: Clock | None = None,
     feishu_apps: list[FeishuAppSettings] | None = None,
+    port: int = 0,
     **server_settings: object,
 ) -> AsyncIterator[Running]:
-    sock = bound_socket()
+    sock = bound_socket(port)
     port = sock.getsockname()[1]
     settings = Settings(
         server=ServerSettings(db=str(db_path), port=port, **server_settings),  # type: ignore[arg-type]
@@ -100,6 +103,7 @@ async def running_server(
         yield Running(
             base_url=f"http://127.0.0.1:{port}",
             ws_url=f"ws://127.0.0.1:{port}/tim/ws",
+            sdk_url=f"ws://127.0.0.1:{port}/tim/sdk",
             settings=settings,
             wiring=app.state.wiring,
         )

@@ -47,6 +47,11 @@ USERSIG_VERIFY_FAILED: Final = 70009
 USERSIG_IDENTIFIER_MISMATCH: Final = 70013
 USERSIG_SDKAPPID_MISMATCH: Final = 70014
 SDKAPPID_NOT_FOUND: Final = 70020
+# Tencent's Chat SDK sessions (docs/tim-sdk.md): an A2Key that expired with its UserSig gets
+# 70001, which the SDK takes as "UserSig expired" (KICKED_OUT, then the app logs in again); one
+# this server never issued gets 70003 ("illegal UserSig"): both make the SDK drop the session.
+A2_EXPIRED: Final = USERSIG_EXPIRED
+A2_INVALID: Final = USERSIG_ILLEGAL
 OPENIM_JSON_ERROR: Final = 90001
 OPENIM_TO_ACCOUNT: Final = 90003
 OPENIM_FROM_ACCOUNT: Final = 90008

@@ -17,7 +17,7 @@ from server.core.base import Deps
 from server.core.errors import CoreError, Reason
 from server.core.events import MessageRecalled, MessageSent
 from server.core.groups import Groups
-from server.core.model import ConvKind, Element, GroupType, Message
+from server.core.model import ConvKind, Element, GroupType, Message, MessageRef
 from server.core.policy import AppPolicy
 from server.store.messages import NewMessage, Sent
 
@@ -287,6 +287,16 @@ class Messaging:
         """The messages of ``app`` among ``msg_ids`` (unknown or foreign ids are left out)."""
         found = await self.d.store.messages.get_many(msg_ids)
         return {i: m for i, m in found.items() if m.app == app}
+
+    async def c2c_find(self, app: int, viewer: str, peer: str, ref: MessageRef) -> Message:
+        """The message of ``viewer``'s conversation with ``peer`` that ``ref`` (random and
+        whatever else given) names. Raises CoreError(UNKNOWN_MESSAGE)."""
+        conv = await self.d.store.groups.find_c2c(app, viewer, peer)
+        if conv is not None and ref.random is not None:
+            for m in await self.d.store.messages.by_random(conv.id, [ref.random]):
+                if ref.matches(m):
+                    return m
+        raise CoreError(Reason.UNKNOWN_MESSAGE, f"message {ref.name()} does not exist")
 
     async def c2c_history(
         self,

@@ -15,6 +15,7 @@ from server.core.policy import AppPolicy
 from server.core.reactions import Reactions
 from server.core.reads import Reads
 from server.core.receipts import Receipts
+from server.core.sync import Sync
 from server.store.store import Store
 
 
@@ -32,3 +33,4 @@ class Core:
         self.reads = Reads(self.deps, self.groups, self.messages)
         self.reactions = Reactions(self.deps, self.groups, self.messages)
         self.event_log = EventLog(self.deps)
+        self.sync = Sync(self.deps, self.groups)

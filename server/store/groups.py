@@ -197,6 +197,20 @@ class GroupStore:
         )
         return [Group(r[0], r[1], r[2], GroupType(r[3]), r[4], r[5], r[6], r[7]) for r in rows]
 
+    async def c2c_of(self, app: int, user_id: str) -> list[Conversation]:
+        """Every one-to-one conversation ``user_id`` is a party to."""
+        rows = await self.db.fetchall(
+            f"SELECT {_CONV_COLS} FROM conversations WHERE app = ? AND kind = 'c2c'"
+            " AND (user_a = ? OR user_b = ?)",
+            (app, user_id, user_id),
+        )
+        return [_conv(r) for r in rows]
+
+    async def last_seq(self, conv_id: int) -> int:
+        """The sequence number of the conversation's newest message (0: none)."""
+        row = await self.db.fetchone("SELECT last_seq FROM conversations WHERE id = ?", (conv_id,))
+        return int(row[0]) if row else 0
+
     async def member_set(self, conv_id: int) -> frozenset[str]:
         """The current members (cached until the next membership write)."""
         cached = self._member_sets.get(conv_id)
@@ -215,6 +229,13 @@ class GroupStore:
             (conv_id,),
         )
         return [Member(*r) for r in rows]
+
+    async def member(self, conv_id: int, user_id: str) -> Member | None:
+        row = await self.db.fetchone(
+            "SELECT user_id, joined_ms, role FROM members WHERE conv_id = ? AND user_id = ?",
+            (conv_id, user_id),
+        )
+        return Member(*row) if row else None
 
     async def is_member(self, conv_id: int, user_id: str) -> bool:
         return user_id in await self.member_set(conv_id)

@@ -418,6 +418,40 @@ class MessageStore:
         )
         return [_message(r) for r in rows]
 
+    async def c2c_since(self, app: int, user: str, after_id: int, limit: int) -> list[Message]:
+        """One-to-one messages ``user`` sent or received after message ``after_id``, oldest
+        first, at most ``limit``."""
+        rows = await self.db.fetchall(
+            f"SELECT {_COLS} FROM {_FROM} WHERE m.id > ? AND m.conv_id IN"
+            " (SELECT id FROM conversations WHERE app = ? AND kind = 'c2c' AND user_a = ?"
+            "  UNION ALL SELECT id FROM conversations WHERE app = ? AND kind = 'c2c' AND user_b = ?)"
+            " ORDER BY m.id LIMIT ?",
+            (after_id, app, user, app, user, limit),
+        )
+        return [_message(r) for r in rows]
+
+    async def last_of(self, conv_ids: Sequence[int]) -> dict[int, Message]:
+        """The newest message of each conversation that has one."""
+        out: dict[int, Message] = {}
+        unique = list(dict.fromkeys(conv_ids))
+        for i in range(0, len(unique), 500):
+            chunk = unique[i : i + 500]
+            rows = await self.db.fetchall(
+                f"SELECT {_COLS} FROM {_FROM} JOIN (SELECT conv_id AS c, max(seq) AS s"
+                f" FROM messages WHERE conv_id IN ({','.join('?' * len(chunk))}) GROUP BY conv_id)"
+                " last ON last.c = m.conv_id AND last.s = m.seq",
+                chunk,
+            )
+            for row in rows:
+                message = _message(row)
+                out[message.conv_id] = message
+        return out
+
+    async def newest_id(self) -> int:
+        """The number of the newest message of the database (0: none yet)."""
+        row = await self.db.fetchone("SELECT coalesce(max(id), 0) FROM messages")
+        return int(row[0])
+
     async def recall(self, message: Message, now_ms: int, events: Sequence[Event]) -> bool:
         """Mark a message recalled (with its events); False if it already was."""
         done = await self.db.write(_recall, message.app, message.id, now_ms, events)

@@ -7,7 +7,8 @@ from typing import Any
 import msgspec
 
 from protocol.tim import elements as el
-from protocol.tim import ids
+from protocol.tim import ids, tickets
+from protocol.tim import sdk as S
 from protocol.tim.ws import V2TIMMessage
 from server.core.errors import CoreError, Reason
 from server.core.messages import HistoryItem
@@ -123,4 +124,63 @@ def v2tim_message(m: Message, viewer: str, item: HistoryItem | None = None) -> V
         userID=(m.receiver if m.sender == viewer else m.sender) if m.kind is ConvKind.C2C else None,
         groupID=m.group_id,
         readReceiptCode=receipt_code(m.receipt_code) if m.need_receipt else 0,
+    )
+
+
+# -- Tencent's Chat SDK ---------------------------------------------------------------------
+
+
+def tiny(app: int, user: str) -> str:
+    """The TinyId the SDK knows ``user`` by (the first part of the message ids it makes)."""
+    return tickets.tiny_id(app, user)
+
+
+def client_time_s(m: Message) -> int:
+    """``MsgClientTime``: the sender's clock as it sent it (the server's if it gave none)."""
+    return m.shown_client_ms // 1000
+
+
+def sdk_c2c_item(m: Message, *, peer_read: bool = False) -> S.C2CMsgItem:
+    """A one-to-one message as the SDK receives it (push, sync, roaming)."""
+    assert m.receiver is not None
+    t = time_s(m.time_ms)
+    return S.C2CMsgItem(
+        From_Account=m.sender,
+        To_Account=m.receiver,
+        MsgSeq=m.shown_seq,
+        MsgRandom=m.random,
+        MsgTimeStamp=t,
+        MsgClientTime=client_time_s(m),
+        TinyId=tiny(m.app, m.sender),
+        MsgBody=from_core(m.body),
+        IsNeedReadReceipt=int(m.need_receipt),
+        MsgKey=ids.format_msg_key(m.shown_seq, m.random, t),
+        IsPeerRead=int(peer_read),
+    )
+
+
+def sdk_group_item(m: Message) -> S.GroupMsgItem:
+    """A group message as the SDK receives it (push, roaming)."""
+    assert m.group_id is not None
+    return S.GroupMsgItem(
+        From_Account=m.sender,
+        ToGroupId=m.group_id,
+        GroupInfo=S.GroupInfo(GroupId=m.group_id),
+        MsgSeq=m.seq,
+        MsgRandom=m.random,
+        MsgTimeStamp=time_s(m.time_ms),
+        MsgClientTime=client_time_s(m),
+        TinyId=tiny(m.app, m.sender),
+        MsgBody=from_core(m.body),
+        IsNeedReadReceipt=int(m.need_receipt),
+    )
+
+
+def sdk_receipt_ref(m: Message) -> S.ReceiptMsgRef:
+    """How a receipt push names ``m``: the parts of the SDK's id for it."""
+    return S.ReceiptMsgRef(
+        TinyId=tiny(m.app, m.sender),
+        MsgClientTime=client_time_s(m),
+        MsgRandom=m.random,
+        MsgSeq=m.shown_seq,
     )

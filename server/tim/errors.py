@@ -117,3 +117,9 @@ def shape_error_code(service: str, path: str) -> int:
             field = "MsgKey"
         return OPENIM_FIELD_ERROR.get(field, 90010)
     return SHAPE_ERROR.get(service, E.INVALID_PARAMETER)
+
+
+def shape_code_of(service: str, error: str) -> int:
+    """:func:`shape_error_code` for a msgspec ValidationError's text (``... - at `$.X...```)."""
+    path = error.rsplit(" - at `", 1)[-1].rstrip("`") if " - at `" in error else "$"
+    return shape_error_code(service, path)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import secrets
 import string
+from typing import Any
 
 from protocol.tim import rest as R
+from protocol.tim import sdk as S
 from server.core.errors import CoreError, Reason
 from server.core.model import GroupType
+from server.core.sync import JoinedGroup
 from server.tim.context import Caller
-from server.tim.convert import parse_group_type
+from server.tim.convert import parse_group_type, rest_type_name
+from server.tim.errors import GROUP, code_for
 
 _ALPHABET = string.ascii_uppercase + string.digits
 
@@ -71,7 +75,13 @@ async def destroy_group(c: Caller, body: R.DestroyGroup) -> R.Envelope:
 async def get_group_member_info(
     c: Caller, body: R.GetGroupMemberInfo
 ) -> R.GetGroupMemberInfoResponse:
-    group, members = await c.core.groups.members(c.sdkappid, body.GroupId)
+    return await _member_info(c, body, viewer=None)
+
+
+async def _member_info(
+    c: Caller, body: R.GetGroupMemberInfo, *, viewer: str | None
+) -> R.GetGroupMemberInfoResponse:
+    group, members = await c.core.groups.members(c.sdkappid, body.GroupId, viewer=viewer)
     page = members[body.Offset :]
     if body.Limit:
         page = page[: body.Limit]
@@ -90,3 +100,80 @@ async def get_group_member_info(
             for m in page
         ],
     )
+
+
+# -- Tencent's Chat SDK -------------------------------------------------------------------------
+
+
+def _sdk_group(j: JoinedGroup) -> dict[str, Any]:
+    """A group as the SDK's group profile reads it (``GroupId``, ``Type`` in REST's names,
+    ``NextMsgSeq``, the member's own ``SelfInfo`` and ``MemberList`` entry)."""
+    g, me = j.group, j.me
+    self_info = {
+        "Role": me.role,
+        "JoinTime": me.joined_ms // 1000,
+        "MsgFlag": "AcceptAndNotify",
+        "MsgSeq": j.read_seq,
+        "NameCard": "",
+    }
+    return {
+        "GroupId": g.group_id,
+        "Type": rest_type_name(g.type),
+        "Name": g.name,
+        "Owner_Account": g.owner,
+        "CreateTime": g.created_ms // 1000,
+        "MemberNum": g.member_count,
+        "MaxMemberNum": 200 if g.type in (GroupType.WORK, GroupType.MEETING) else 2000,
+        "NextMsgSeq": j.last_seq + 1,
+        "FaceUrl": "",
+        "Introduction": "",
+        "Notification": "",
+        "ApplyJoinOption": "FreeAccess",
+        "ShutUpAllMember": "Off",
+        "SelfInfo": self_info,
+        "MemberList": [{"Member_Account": me.user_id, **self_info}],
+    }
+
+
+async def sdk_get_joined_group_list(c: Caller, body: S.GetJoinedGroupList) -> dict[str, Any]:
+    """``getGroupList`` (and at login): the caller's live groups, ``Limit`` at a time."""
+    joined = [j for j in (await c.core.sync.joined(c.sdkappid, c.user)).values()]
+    groups = [j for j in joined if isinstance(j, JoinedGroup)]
+    limit = body.Limit or len(groups) or 1
+    page = groups[body.Offset : body.Offset + limit]
+    return {
+        "ActionStatus": "OK",
+        "ErrorCode": 0,
+        "ErrorInfo": "",
+        "GroupIdList": [_sdk_group(j) for j in page],
+        "TotalCount": len(groups),
+    }
+
+
+async def sdk_get_group_self_member_info(
+    c: Caller, body: S.GetGroupSelfMemberInfo
+) -> dict[str, Any]:
+    """``getGroupProfile`` and the profile of a group first met: one item per group, with its
+    own ``ErrorCode`` (10010 no such group, 10007 not a member), which the SDK turns into a
+    rejection of that call only."""
+    found = await c.core.sync.joined(c.sdkappid, c.user, body.GroupIdList)
+    items = []
+    for group_id, j in found.items():
+        if isinstance(j, JoinedGroup):
+            items.append({**_sdk_group(j), "ErrorCode": 0, "ErrorInfo": ""})
+        else:
+            items.append(
+                {
+                    "GroupId": group_id,
+                    "ErrorCode": code_for(j.reason, GROUP),
+                    "ErrorInfo": j.message,
+                }
+            )
+    return {"ActionStatus": "OK", "ErrorCode": 0, "ErrorInfo": "", "GroupInfo": items}
+
+
+async def sdk_get_group_member_info(
+    c: Caller, body: R.GetGroupMemberInfo
+) -> R.GetGroupMemberInfoResponse:
+    """``getGroupMemberList``: REST's answer, for a member of the group."""
+    return await _member_info(c, body, viewer=c.user)

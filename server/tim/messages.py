@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from protocol.tim import ids
 from protocol.tim import rest as R
+from protocol.tim import sdk as S
 from protocol.tim import ws as W
 from server.core.errors import CoreError, Reason
 from server.tim.context import Caller
@@ -178,3 +179,50 @@ async def ws_group_history(c: Caller, req: W.GetGroupHistoryMessageList) -> W.Me
         messageList=[v2tim_message(i.message, c.user, i) for i in items[: req.count]],
         isFinished=len(items) <= req.count,
     )
+
+
+# -- Tencent's Chat SDK -------------------------------------------------------------------------
+
+
+def _own(c: Caller, from_account: str | None) -> None:
+    if from_account is not None and from_account != c.user:
+        raise CoreError(
+            Reason.NOT_ALLOWED, f"From_Account {from_account!r} is not the logged-in {c.user!r}"
+        )
+
+
+async def sdk_sendmsg(c: Caller, body: S.SendMsg) -> S.SendMsgResult:
+    """``openim.sendmsg``: the SDK's own MsgSeq, MsgRandom and MsgClientTime are kept as sent,
+    so that the message has the same id on both sides."""
+    _own(c, body.From_Account)
+    sent = await c.core.messages.send_c2c(
+        c.sdkappid,
+        c.user,
+        body.To_Account,
+        to_core(body.MsgBody),
+        need_receipt=bool(body.IsNeedReadReceipt),
+        online_only=body.MsgLifeTime == 0,
+        random=body.MsgRandom,
+        platform=c.platform,
+        client_seq=body.MsgSeq or None,
+        client_ms=body.MsgClientTime * 1000,
+    )
+    m = sent.message
+    return S.SendMsgResult(MsgTime=time_s(m.time_ms), MsgSeq=m.shown_seq)
+
+
+async def sdk_send_group_msg(c: Caller, body: S.SendGroupMsg) -> S.SendGroupMsgResult:
+    """``send_group_msg``: the server numbers group messages (the SDK keeps the MsgSeq given)."""
+    _own(c, body.From_Account)
+    sent = await c.core.messages.send_group(
+        c.sdkappid,
+        c.user,
+        body.GroupId,
+        to_core(body.MsgBody),
+        need_receipt=bool(body.NeedReadReceipt),
+        online_only=bool(body.OnlineOnlyFlag),
+        random=body.Random,
+        platform=c.platform,
+        client_ms=body.MsgClientTime * 1000,
+    )
+    return S.SendGroupMsgResult(MsgTime=time_s(sent.message.time_ms), MsgSeq=sent.message.seq)

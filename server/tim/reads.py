@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from protocol.tim import errors as E
 from protocol.tim import rest as R
+from protocol.tim import sdk as S
 from protocol.tim import ws as W
 from server.core.errors import CoreError, Reason
 from server.tim.auth import TimError
@@ -82,3 +83,30 @@ async def ws_get_conversation(c: Caller, req: W.GetConversation) -> W.Conversati
     else:
         unread = await c.core.reads.group_unread(c.sdkappid, c.user, target)
     return W.ConversationInfo(conversationID=req.conversationID, unreadCount=unread)
+
+
+# -- Tencent's Chat SDK -------------------------------------------------------------------------
+
+
+async def sdk_msgreaded(c: Caller, body: S.MsgReaded) -> R.Envelope:
+    """``setMessageRead`` on a C2C conversation: read up to ``LastedMsgTime`` (0: now)."""
+    for item in body.C2CMsgReaded.C2CMsgReadedItem:
+        upto = item.LastedMsgTime * 1000 + 999 if item.LastedMsgTime else None
+        await c.core.reads.mark_c2c(
+            c.sdkappid, c.user, item.To_Account, upto_ms=upto, platform=c.platform
+        )
+    return R.Envelope()
+
+
+async def sdk_msg_read_report(c: Caller, body: S.MsgReadReport) -> R.Envelope:
+    """``setMessageRead`` on a group: the member's unread cursor (no receipts)."""
+    await c.core.reads.mark_group(
+        c.sdkappid, c.user, body.GroupId, upto_seq=body.MsgReadedSeq or None, platform=c.platform
+    )
+    return R.Envelope()
+
+
+async def sdk_get_peer_read_time(c: Caller, body: S.GetPeerReadTime) -> S.PeerReadTimeResult:
+    """When each peer last read its conversation with the caller (seconds, 0: never)."""
+    times = [await c.core.reads.peer_read_ms(c.sdkappid, c.user, p) for p in body.To_Account]
+    return S.PeerReadTimeResult(ReadTime=[t // 1000 for t in times])

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from protocol.tim import errors as E
 from protocol.tim import rest as R
+from protocol.tim import sdk as S
 from protocol.tim import ws as W
 from server.core.errors import CoreError, Reason
-from server.core.model import ConvKind, MemberPage, ReadFilter, ReceiptCount
+from server.core.model import ConvKind, MemberPage, MessageRef, ReadFilter, ReceiptCount
 from server.core.receipts import SeqReceipt
 from server.tim.auth import TimError
 from server.tim.context import Caller
@@ -164,4 +165,65 @@ async def c2c_msg_read_receipt(c: Caller, body: R.C2CMsgReadReceipt) -> R.Envelo
             raise TimError(E.OPENIM_MSGKEY_ERROR, f"MsgKey {info.MsgKey!r} is not seq_random_time")
         refs.append(ref)
     await c.core.receipts.send_c2c(c.sdkappid, reader, peer, refs, platform=c.platform)
+    return R.Envelope()
+
+
+# -- Tencent's Chat SDK -------------------------------------------------------------------------
+
+
+async def sdk_group_msg_receipt(c: Caller, body: S.GroupMsgReceipt) -> R.Envelope:
+    await c.core.receipts.send_group_seqs(
+        c.sdkappid, c.user, body.GroupId, [s.MsgSeq for s in body.MsgSeqList], platform=c.platform
+    )
+    return R.Envelope()
+
+
+async def sdk_get_group_msg_receipt(
+    c: Caller, body: S.GetGroupMsgReceipt
+) -> R.GetGroupMsgReceiptResponse:
+    rows = await c.core.receipts.group_counts(
+        c.sdkappid, body.GroupId, [s.MsgSeq for s in body.MsgSeqList], viewer=c.user
+    )
+    return R.GetGroupMsgReceiptResponse(GroupMsgReceiptList=seq_receipts(rows))
+
+
+async def sdk_get_group_msg_receipt_detail(
+    c: Caller, body: S.GetGroupMsgReceiptDetail
+) -> R.ReadDetailResponse | R.UnreadDetailResponse:
+    """``Flag`` 1 lists who has not read, anything else who has (as the SDK maps ``filter``);
+    ``Num`` outside 1..99 is 100 (the SDK's own clamp)."""
+    which = 1 if body.Flag == 1 else 0
+    page = await c.core.receipts.group_members(
+        c.sdkappid,
+        body.GroupId,
+        body.MsgSeq,
+        ReadFilter(which),
+        cursor=cursor_of(str(body.Cursor) if body.Cursor != 0 else ""),
+        count=body.Num if 0 < body.Num < WS_MAX_PAGE else WS_MAX_PAGE,
+        viewer=c.user,
+    )
+    return detail_page(body.MsgSeq, which, page)
+
+
+async def sdk_c2c_msg_read_receipt(c: Caller, body: S.C2CMsgReadReceipt) -> R.Envelope:
+    """The logged-in user read these messages of ``Peer_Account``: each named by the tuple the
+    SDK knows (seq, random, time), not by REST's MsgKey."""
+    peer = body.Peer_Account
+    refs = []
+    for info in body.C2CMsgInfo:
+        if info.From_Account != peer or info.To_Account != c.user:
+            raise CoreError(
+                Reason.NOT_ALLOWED,
+                f"C2CMsgInfo From_Account {info.From_Account!r} / To_Account {info.To_Account!r} "
+                f"must be Peer_Account {peer!r} / the logged-in {c.user!r}",
+            )
+        refs.append(
+            MessageRef(
+                seq=info.MsgSeq or None,
+                random=info.MsgRandom,
+                time_s=info.MsgTime or None,
+                text=f"{info.MsgSeq}_{info.MsgRandom}_{info.MsgTime}",
+            )
+        )
+    await c.core.receipts.send_c2c(c.sdkappid, c.user, peer, refs, platform=c.platform)
     return R.Envelope()

@@ -22,7 +22,7 @@ from server.core.service import Core
 from server.tim import accounts, groups, messages, reads, receipts
 from server.tim.auth import TimApps, TimError
 from server.tim.context import Caller
-from server.tim.errors import ADMIN_REQUIRED, JSON_ERROR, code_for, shape_error_code
+from server.tim.errors import ADMIN_REQUIRED, JSON_ERROR, code_for, shape_code_of
 
 log = logging.getLogger("server.tim.rest")
 
@@ -119,9 +119,8 @@ class TimRest:
         try:
             return _decoders[(service, command)].decode(raw or b"{}")
         except msgspec.ValidationError as exc:
-            path = str(exc).rsplit(" - at `", 1)[-1].rstrip("`") if " - at `" in str(exc) else "$"
             raise TimError(
-                shape_error_code(service, path), f"invalid request body: {exc}"
+                shape_code_of(service, str(exc)), f"invalid request body: {exc}"
             ) from None
         except msgspec.DecodeError as exc:
             raise TimError(
