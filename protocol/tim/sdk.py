@@ -15,6 +15,7 @@ Decoding is in two steps, so that a bad body can still be answered at its servcm
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Final
 
 import msgspec
@@ -89,14 +90,25 @@ def peek_address(data: str | bytes) -> tuple[str, int]:
     error; ``("", 0)`` when there is none. Never raises."""
     try:
         peek = _peek_decoder.decode(data)
-    except (msgspec.DecodeError, RecursionError):
-        return "", 0
+    except (msgspec.DecodeError, RecursionError):  # e.g. a body nested too deep to decode
+        return _scan_address(data)
     head = peek.head
     if head is None:
         return "", 0
     cmd, seq = head.servcmd, head.seq
     ok_seq = isinstance(seq, int) and not isinstance(seq, bool) and 0 <= seq <= 2**53
     return (cmd if isinstance(cmd, str) and len(cmd) <= 128 else ""), (seq if ok_seq else 0)
+
+
+_SERVCMD = re.compile(rb'"servcmd"\s*:\s*"([A-Za-z0-9_.]{1,128})"')
+_SEQ = re.compile(rb'"seq"\s*:\s*([0-9]{1,15})\b')
+
+
+def _scan_address(data: str | bytes) -> tuple[str, int]:
+    """The servcmd and seq written in the first 4 KiB of a frame that does not decode."""
+    head = (data.encode("utf-8", "replace") if isinstance(data, str) else data)[:4096]
+    cmd, seq = _SERVCMD.search(head), _SEQ.search(head)
+    return (cmd[1].decode() if cmd else ""), (int(seq[1]) if seq else 0)
 
 
 def decode_body(frame: Frame, body_type: type[Any]) -> Any:

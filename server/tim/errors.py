@@ -8,6 +8,7 @@ answer with the V2TIM SDK's codes where the SDK would refuse locally (6017 inval
 
 from __future__ import annotations
 
+import re
 from typing import Final
 
 from protocol.tim import errors as E
@@ -120,6 +121,10 @@ def shape_error_code(service: str, path: str) -> int:
 
 
 def shape_code_of(service: str, error: str) -> int:
-    """:func:`shape_error_code` for a msgspec ValidationError's text (``... - at `$.X...```)."""
+    """:func:`shape_error_code` for a msgspec ValidationError's text (``... - at `$.X...```;
+    a missing field is named in the text itself: ``missing required field `X```)."""
     path = error.rsplit(" - at `", 1)[-1].rstrip("`") if " - at `" in error else "$"
+    missing = re.search(r"missing required field `([^`]+)`", error)
+    if missing:
+        path = f"{path}.{missing[1]}"
     return shape_error_code(service, path)
