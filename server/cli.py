@@ -67,6 +67,7 @@ def _serve(args: argparse.Namespace) -> int:
     print(
         f"TIM REST:      http://{s.host}:{s.port}/v4/<service>/<command>?sdkappid=...\n"
         f"TIM WebSocket: ws://{s.host}:{s.port}/tim/ws\n"
+        f"Tencent SDK:   proxyServer: 'ws://{s.host}:{s.port}/tim/sdk'  (@tencentcloud/chat, docs/tim-sdk.md)\n"
         + (
             f"Feishu domain: http://{s.host}:{s.port}  (lark-oapi: .domain(...), no trailing slash)\n"
             if settings.feishu.apps

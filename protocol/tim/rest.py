@@ -230,7 +230,9 @@ class SendMsg(Request, frozen=True):
     From_Account: Account | None = None
     SyncOtherMachine: Annotated[int, msgspec.Meta(ge=1, le=2)] = 1
     MsgLifeTime: Annotated[int, msgspec.Meta(ge=0, le=604800)] = 604800
-    MsgSeq: UInt32 | None = None  # accepted, not used: the server numbers messages itself
+    MsgSeq: UInt32 | None = (
+        None  # the sender's number for it, kept (MsgKey uses it); none: the server numbers
+    )
     IsNeedReadReceipt: Flag = 0
     OnlineOnlyFlag: Flag = 0
     CloudCustomData: str = ""

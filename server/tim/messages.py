@@ -8,7 +8,7 @@ from protocol.tim import sdk as S
 from protocol.tim import ws as W
 from server.core.errors import CoreError, Reason
 from server.tim.context import Caller
-from server.tim.convert import from_core, msg_key, time_s, to_core, v2tim_message
+from server.tim.convert import from_core, msg_key, msg_key_ref, time_s, to_core, v2tim_message
 
 # -- REST -------------------------------------------------------------------------------------
 
@@ -24,6 +24,7 @@ async def sendmsg(c: Caller, body: R.SendMsg) -> R.SendMsgResponse:
         online_only=bool(body.OnlineOnlyFlag),
         random=body.MsgRandom,
         platform=c.platform,
+        client_seq=body.MsgSeq,
     )
     return R.SendMsgResponse(MsgTime=time_s(sent.message.time_ms), MsgKey=msg_key(sent.message))
 
@@ -71,6 +72,16 @@ async def group_msg_get_simple(c: Caller, body: R.GroupMsgGetSimple) -> R.GroupM
     )
 
 
+async def key_seq(c: Caller, user: str, peer: str, text: str) -> int:
+    """Where the message a C2C ``MsgKey`` names stands in its conversation (to page from it).
+
+    Raises CoreError: INVALID (not a MsgKey), UNKNOWN_MESSAGE."""
+    ref = msg_key_ref(text)
+    if ref is None:
+        raise CoreError(Reason.INVALID, f"MsgKey {text!r} is not a MsgKey")
+    return (await c.core.messages.c2c_find(c.sdkappid, user, peer, ref)).seq
+
+
 async def admin_getroammsg(c: Caller, body: R.AdminGetRoamMsg) -> R.AdminGetRoamMsgResponse:
     """Messages of a C2C pair between MinTime and MaxTime (seconds), newest first; continue
     with MaxTime = LastMsgTime and LastMsgKey (the oldest message returned)."""
@@ -78,10 +89,7 @@ async def admin_getroammsg(c: Caller, body: R.AdminGetRoamMsg) -> R.AdminGetRoam
         raise CoreError(Reason.INVALID, f"MinTime {body.MinTime} is after MaxTime {body.MaxTime}")
     before_seq = None
     if body.LastMsgKey:
-        key = ids.parse_msg_key(body.LastMsgKey)
-        if key is None:
-            raise CoreError(Reason.INVALID, f"LastMsgKey {body.LastMsgKey!r} is not a MsgKey")
-        before_seq = key.seq
+        before_seq = await key_seq(c, body.Operator_Account, body.Peer_Account, body.LastMsgKey)
     items = await c.core.messages.c2c_history(
         c.sdkappid,
         body.Operator_Account,
@@ -97,7 +105,7 @@ async def admin_getroammsg(c: Caller, body: R.AdminGetRoamMsg) -> R.AdminGetRoam
         R.RoamMsg(
             From_Account=i.message.sender,
             To_Account=i.message.receiver or "",
-            MsgSeq=i.message.seq,
+            MsgSeq=i.message.shown_seq,
             MsgRandom=i.message.random,
             MsgTimeStamp=time_s(i.message.time_ms),
             MsgFlagBits=0,

@@ -17,7 +17,7 @@ from typing import Any
 from protocol.tim import ids
 from protocol.tim import sdk as S
 from server.core.errors import CoreError, Reason
-from server.core.model import ConvKind, MessageRef
+from server.core.model import ConvKind
 from server.core.sync import MAX_SYNC, ConversationView
 from server.tim.context import Caller
 from server.tim.convert import (
@@ -28,6 +28,7 @@ from server.tim.convert import (
     time_s,
     tiny,
 )
+from server.tim.messages import key_seq
 
 SYNC_MORE = 1
 SYNC_DONE = 2
@@ -118,16 +119,7 @@ async def sdk_getroammsg(c: Caller, body: S.GetRoamMsg) -> dict[str, Any]:
     message returned continue it."""
     before_seq = None
     if body.MsgKey:
-        key = ids.parse_msg_key(body.MsgKey)
-        if key is None:
-            raise CoreError(Reason.INVALID, f"MsgKey {body.MsgKey!r} is not a MsgKey")
-        found = await c.core.messages.c2c_find(
-            c.sdkappid,
-            c.user,
-            body.Peer_Account,
-            MessageRef(seq=key.seq, random=key.random, time_s=key.time, text=body.MsgKey),
-        )
-        before_seq = found.seq
+        before_seq = await key_seq(c, c.user, body.Peer_Account, body.MsgKey)
     count = body.MaxCnt if 0 < body.MaxCnt <= PAGE else PAGE
     items = await c.core.messages.c2c_history(
         c.sdkappid, c.user, body.Peer_Account, count=count + 1, before_seq=before_seq

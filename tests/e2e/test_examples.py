@@ -81,3 +81,29 @@ async def test_feishu_bot_example_runs_unchanged(tmp_path: Path) -> None:
         finally:
             proc.kill()
             await proc.wait()
+
+
+async def test_tim_sdk_example_runs(tmp_path: Path) -> None:
+    """examples/tim_sdk.mjs, Tencent's Chat SDK in Node with only proxyServer set, shows alice
+    '1 read, 1 unread' and then '2 read, 0 unread'."""
+    from tests.sdk.conftest import ROOT, node_or_fail
+
+    node = node_or_fail()
+    async with running_server(tmp_path / "im.sqlite3") as srv:
+        proc = await asyncio.create_subprocess_exec(
+            node,
+            str(EXAMPLES / "tim_sdk.mjs"),
+            cwd=ROOT,
+            env={**os.environ, "IM_BASE_URL": srv.base_url},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        async with asyncio.timeout(60):
+            out, _ = await proc.communicate()
+    text = out.decode()
+    assert proc.returncode == 0, text
+    lines = [line for line in text.splitlines() if not line.startswith(" Chat ")]
+    assert "alice <- MESSAGE_READ_RECEIPT_RECEIVED: 1 read, 1 unread" in lines, text
+    assert "alice: still unread: [carol]" in lines
+    assert "alice <- MESSAGE_READ_RECEIPT_RECEIVED: 2 read, 0 unread" in lines
+    assert lines[-1] == "alice: still unread: []"

@@ -838,3 +838,42 @@ async def test_non_flagship_app_receipt_apis_are_10059(tmp_path: Path) -> None:
         )
         roamed = (await roam(admin, "alice", "bob"))["MsgList"]
         assert [(m["IsNeedReadReceipt"], m["IsPeerRead"]) for m in roamed] == [(1, 0)]
+
+
+async def test_sendmsg_keeps_the_senders_msgseq(admin: TimRestClient) -> None:
+    """A MsgSeq given to sendmsg is kept: it is the MsgSeq of the MsgKey, of roaming and of
+    the receipt lookup (semantics rule 31)."""
+    await admin.import_accounts("alice", "bob")
+    sent = await admin.call(
+        OPENIM,
+        "sendmsg",
+        {"From_Account": "alice", "To_Account": "bob", "MsgSeq": 777, "MsgRandom": 5,
+         "IsNeedReadReceipt": 1, "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "x"}}]},
+    )
+    seq, rnd, _ = sent["MsgKey"].split("_")
+    assert (seq, rnd) == ("777", "5")
+    (roamed,) = (await roam(admin, "alice", "bob"))["MsgList"]
+    assert (roamed["MsgSeq"], roamed["MsgKey"]) == (777, sent["MsgKey"])
+    await admin.call(
+        OPENIM,
+        "c2c_msg_read_receipt",
+        {"Operator_Account": "bob", "Peer_Account": "alice",
+         "C2CMsgInfo": [{"From_Account": "alice", "To_Account": "bob", "MsgKey": sent["MsgKey"]}]},
+    )
+    (roamed,) = (await roam(admin, "alice", "bob"))["MsgList"]
+    assert roamed["IsPeerRead"] == 1
+    for seq in (5, 900, 600):  # the sender's numbers need not grow: paging goes by sending order
+        await admin.call(
+            OPENIM,
+            "sendmsg",
+            {"From_Account": "alice", "To_Account": "bob", "MsgSeq": seq, "MsgRandom": seq,
+             "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": str(seq)}}]},
+        )
+    seen, req = [], {"MaxCnt": 1}
+    for _ in range(5):
+        page = await roam(admin, "alice", "bob", **req)
+        seen += [m["MsgSeq"] for m in page["MsgList"]]
+        if page["Complete"]:
+            break
+        req = {"MaxCnt": 1, "MaxTime": page["LastMsgTime"], "LastMsgKey": page["LastMsgKey"]}
+    assert seen == [600, 900, 5, 777]

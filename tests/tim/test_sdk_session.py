@@ -151,6 +151,8 @@ async def test_bad_frames_get_an_answer_in_the_sdks_envelope_and_change_nothing(
         fails(await s.call("openim.sendmsg", {**good, "From_Account": "bob"}), 20001)
         fails(await s.call("openim.sendmsg", {**good, "MsgRandom": -1}), 90005)
         fails(await s.call("openim.sendmsg", "a string body"), 90010)
+        relay = [{"MsgType": "TIMRelayElem", "MsgContent": {"Title": "merged"}}]
+        fails(await s.call("openim.sendmsg", {**good, "MsgBody": relay}), 90002)
         group = {"GroupId": "team", "MsgSeqList": []}
         fails(await s.call("group_open_http_svc.group_msg_receipt", group), 10004)
         fails(await s.call("openim.getmsg", {"Cookie": "forged"}), 90010)
