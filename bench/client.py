@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import time
 from collections.abc import Callable
+from typing import Any
 
 import msgspec
 import websockets
@@ -70,7 +71,7 @@ class RequestError(Exception):
         self.code = code
 
 
-PushHandler = Callable[["Conn", int, bytes], None]  # (conn, receive time ns, raw data)
+PushHandler = Callable[[Any, int, "list[ReceiptItem]"], None]  # (conn, receive time ns, items)
 
 
 class Conn:
@@ -89,6 +90,8 @@ class Conn:
         self.other_pushes = 0
         self.closed_code: int | None = None
         self.closed = False
+
+    receipts_tail = staticmethod(msg_ids_tail)
 
     @classmethod
     async def open(cls, url: str, user: str, *, compression: str | None) -> Conn:
@@ -220,7 +223,7 @@ class Conn:
                     if frame.event == "onRecvMessageReadReceipts":
                         self.receipt_pushes += 1
                         if self.on_receipts is not None:
-                            self.on_receipts(self, now, frame.data)
+                            self.on_receipts(self, now, decode_receipts(frame.data))
                     elif frame.event == "onRecvNewMessage":
                         self.new_message_pushes += 1
                     else:

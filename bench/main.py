@@ -21,6 +21,8 @@ from bench import feishu, report, scenarios
 from bench import population as pop_mod
 from bench import profile as prof_mod
 from bench import server as srv
+from bench.client import Conn
+from bench.sdk_client import SdkConn
 from clients.tim_rest import TimRestClient
 from server.settings import DEFAULT_ADMIN, DEFAULT_SDKAPPID, DEFAULT_SECRET_KEY
 
@@ -60,10 +62,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument(
         "--scenario",
-        choices=["all", "tim", "throughput", "latency", "memory", "feishu"],
+        choices=["all", "tim", "sdk", "tim-sdk", "throughput", "latency", "memory", "feishu"],
         default="all",
-        help="tim: throughput, latency and memory of TIM receipts; feishu: event delivery by "
-        "webhook and long connection; all (default): both",
+        help="tim: throughput, latency and memory of TIM receipts over /tim/ws; sdk: the same "
+        "over Tencent's Chat SDK protocol (/tim/sdk, SDK-shaped pre-encoded frames); feishu: "
+        "event delivery by webhook and long connection; tim-sdk: tim and sdk side by side in "
+        "one run (their ratio is printed); all (default): the three",
     )
     p.add_argument("--groups", type=int, default=5, help="Work groups (default 5)")
     p.add_argument("--members", type=int, default=200, help="members per group (default 200)")
@@ -72,9 +76,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--rate",
         type=_rates,
-        default=[5000.0],
-        help="latency: receipts/s offered (default 5000); a comma-separated list "
-        "runs the latency scenario once per rate",
+        default=None,
+        help="latency: receipts/s offered (default 5000 over /tim/ws, 2000 over the SDK); a "
+        "comma-separated list runs the latency scenario once per rate",
     )
     p.add_argument(
         "--batch",
@@ -211,14 +215,40 @@ def _check_machine(warnings: list[str], what: str, usage: dict[str, Any]) -> Non
         )
 
 
+PROTOCOLS = {"tim": (Conn, "/tim/ws", 5000.0), "sdk": (SdkConn, "/tim/sdk", 2000.0)}
+
+
 async def run(
-    args: argparse.Namespace, base_url: str, ws_url: str, pid: int | None, result: dict[str, Any]
+    args: argparse.Namespace,
+    base_url: str,
+    ws_url: str,
+    pid: int | None,
+    result: dict[str, Any],
+    *,
+    phase: str = "tim",
 ) -> None:
+    """The receipt benchmarks over one protocol (``phase``: tim = /tim/ws, sdk = Tencent's
+    SDK protocol); their figures go in ``result`` (tim) or ``result["sdk"]``."""
     tag = secrets.token_hex(3)
+    conn_class, _, default_rate = PROTOCOLS[phase]
     population = pop_mod.Population(
-        args.sdkappid, args.secret_key, ws_url, pop_mod.plan(tag, args.groups, args.members)
+        args.sdkappid,
+        args.secret_key,
+        ws_url,
+        pop_mod.plan(tag, args.groups, args.members),
+        conn_class=conn_class,
     )
-    warnings: list[str] = result["warnings"]
+    all_warnings: list[str] = result["warnings"]
+    top = result
+    if phase != "tim":
+        result = result.setdefault(phase, {"throughput": [], "latency": [], "warnings": []})
+    warnings: list[str] = result["warnings"] if phase != "tim" else all_warnings
+    wants = (
+        {"memory", "throughput", "latency"}
+        if args.scenario in ("all", "tim", "sdk", "tim-sdk")
+        else {args.scenario}
+    )
+    rates = args.rate or [default_rate]
     compression = "deflate" if args.compression == "deflate" else None
     try:
         t0 = time.monotonic()
@@ -247,12 +277,12 @@ async def run(
                 "per_connection_kb": (rss_after - rss_before) / n,
                 "server_threads": srv.thread_count(pid),
             }
-        elif args.scenario in ("all", "tim", "memory"):
+        elif "memory" in wants:
             warnings.append("memory not measured: the server pid is unknown (--server-pid)")
         gc.collect()
         gc.freeze()  # setup objects live for the whole run: keep them out of GC passes
 
-        if args.scenario in ("all", "tim", "throughput"):
+        if "throughput" in wants:
             batches = [args.batch] + ([1] if args.batch != 1 else [])
             for i, batch in enumerate(batches):
                 expected = EXPECTED_RATE[1] if batch == 1 else EXPECTED_RATE["batch"]
@@ -317,9 +347,9 @@ async def run(
                         info |= prof_mod.summarize(recorder.output.read_text())
                     else:
                         info["error"] = recorder.error
-                    result["profile"] = info
+                    top["profile"] = info
 
-        for rate in args.rate if args.scenario in ("all", "tim", "latency") else []:
+        for rate in rates if "latency" in wants else []:
             per_group = scenarios.messages_needed(
                 rate, args.warmup + args.duration, population, 1.2
             )
@@ -371,6 +401,8 @@ async def run(
             )
     finally:
         await pop_mod.close_all(population)
+        if phase != "tim":
+            all_warnings.extend(f"{phase}: {w}" for w in warnings)
 
 
 def _source_version() -> str:
@@ -412,9 +444,10 @@ def _phase(phase: str, args: argparse.Namespace, result: dict[str, Any], loop_fa
     runner = asyncio.Runner(loop_factory=loop_factory)
     try:
         hook: feishu.WebhookReceiver | None = None
+        path = PROTOCOLS[phase][1] if phase in PROTOCOLS else "/tim/ws"
         if args.server_url:
             base_url = args.server_url.rstrip("/")
-            ws_url = base_url.replace("http", "ws", 1) + "/tim/ws"
+            ws_url = base_url.replace("http", "ws", 1) + path
             pid = args.server_pid
             env["server"] = base_url
         else:
@@ -429,12 +462,13 @@ def _phase(phase: str, args: argparse.Namespace, result: dict[str, Any], loop_fa
                 runner.run(hook.start())
             print(f"starting server on {server.base_url} (db {server.db})", file=sys.stderr)
             server.start()
-            base_url, ws_url, pid = server.base_url, server.ws_url, server.pid
+            base_url, pid = server.base_url, server.pid
+            ws_url = base_url.replace("http", "ws", 1) + path
             env["server"] = f"python -m server serve on {base_url}"
         env["server_pid"] = pid
         with runner:
-            if phase == "tim":
-                runner.run(run(args, base_url, ws_url, pid, result))
+            if phase in PROTOCOLS:
+                runner.run(run(args, base_url, ws_url, pid, result, phase=phase))
             else:
                 assert hook is not None
                 if pid:
@@ -506,8 +540,10 @@ def main(argv: list[str] | None = None) -> int:
     }
     code = 0
     phases = []
-    if args.scenario != "feishu":
+    if args.scenario not in ("feishu", "sdk"):
         phases.append("tim")
+    if args.scenario in ("all", "sdk", "tim-sdk"):
+        phases.append("sdk")
     if args.scenario in ("all", "feishu"):
         phases.append("feishu")
     for phase in phases:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from bench.client import Conn
 from clients.tim_rest import TimRestClient
@@ -35,6 +36,8 @@ class Population:
     ws_url: str
     groups: list[Group]
     conns: dict[str, Conn] = field(default_factory=dict)
+    # the protocol: bench.client.Conn (/tim/ws) or bench.sdk_client.SdkConn (Tencent's SDK)
+    conn_class: Any = Conn
 
     @property
     def users(self) -> list[str]:
@@ -70,7 +73,9 @@ async def connect_all(
             population.sdkappid, population.secret_key, user, expire=86400, now=now
         )
         async with sem:
-            conn = await Conn.open(population.ws_url, user, compression=compression)
+            conn = await population.conn_class.open(
+                population.ws_url, user, compression=compression
+            )
             population.conns[user] = conn
             await conn.login(population.sdkappid, sig)
 

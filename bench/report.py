@@ -122,24 +122,35 @@ def _feishu(result: dict[str, Any], cpus: int) -> list[str]:
     return out
 
 
-def render(result: dict[str, Any]) -> str:
-    out: list[str] = []
-    cfg = result["config"]
-    env = result["environment"]
-    out.append("=" * 78)
-    out.append(
-        f"generator pid {env['generator_pid']} ({env['loop']}), {env['cpus']} CPUs, "
-        f"Python {env['python']}" + (f", code {env['source']}" if env.get("source") else "")
-    )
-    tim_env = env.get("tim")
-    if tim_env:
-        out.append("=" * 78)
-        out.append(
-            f"TIM read-receipt benchmark: {cfg['groups']} Work groups x {cfg['members']} "
-            f"members = {cfg['groups'] * cfg['members']} users, one WebSocket each"
+def _ratios(tim: dict[str, Any], sdk: dict[str, Any]) -> list[str]:
+    """The SDK protocol's figures as a share of /tim/ws's, measured in the same run."""
+    rows = []
+    for a in tim.get("throughput", []):
+        for b in sdk.get("throughput", []):
+            if a["batch"] == b["batch"] and a["receipts_per_s"]:
+                rows.append(
+                    (
+                        f"receipts/s, k={a['batch']}",
+                        f"{b['receipts_per_s'] / a['receipts_per_s']:.0%} of /tim/ws "
+                        f"({_f(b['receipts_per_s'], 0)} vs {_f(a['receipts_per_s'], 0)})",
+                    )
+                )
+    mem_a, mem_b = tim.get("memory"), sdk.get("memory")
+    if mem_a and mem_b:
+        rows.append(
+            (
+                "memory per connection",
+                f"{_f(mem_b['per_connection_kb'])} KB vs {_f(mem_a['per_connection_kb'])} KB",
+            )
         )
-        out.append(f"server {tim_env.get('server', '?')} (pid {tim_env.get('server_pid') or '?'})")
-    out.append("=" * 78)
+    if not rows:
+        return []
+    return ["SDK protocol / /tim/ws, side by side in this run", *_table(rows)]
+
+
+def _receipt_runs(result: dict[str, Any], cfg: dict[str, Any], env: dict[str, Any]) -> list[str]:
+    """Setup, memory, throughput and latency of one protocol's receipt runs."""
+    out: list[str] = []
     setup = result.get("setup", {})
     if setup:
         out.append("Setup")
@@ -248,6 +259,39 @@ def render(result: dict[str, Any]) -> str:
                 ),
             ]
         )
+    return out
+
+
+def render(result: dict[str, Any]) -> str:
+    out: list[str] = []
+    cfg = result["config"]
+    env = result["environment"]
+    out.append("=" * 78)
+    out.append(
+        f"generator pid {env['generator_pid']} ({env['loop']}), {env['cpus']} CPUs, "
+        f"Python {env['python']}" + (f", code {env['source']}" if env.get("source") else "")
+    )
+    tim_env = env.get("tim")
+    if tim_env:
+        out.append("=" * 78)
+        out.append(
+            f"TIM read-receipt benchmark: {cfg['groups']} Work groups x {cfg['members']} "
+            f"members = {cfg['groups'] * cfg['members']} users, one WebSocket each"
+        )
+        out.append(f"server {tim_env.get('server', '?')} (pid {tim_env.get('server_pid') or '?'})")
+        out.append("=" * 78)
+    out += _receipt_runs(result, cfg, env)
+    sdk_env, sdk = env.get("sdk"), result.get("sdk")
+    if sdk_env and sdk:
+        out.append("=" * 78)
+        out.append(
+            f"The same over Tencent's Chat SDK protocol (/tim/sdk/binfo, SDK-shaped frames: "
+            f"group_msg_receipt -> Event-5 push): {cfg['groups'] * cfg['members']} sockets"
+        )
+        out.append(f"server {sdk_env.get('server', '?')} (pid {sdk_env.get('server_pid') or '?'})")
+        out.append("=" * 78)
+        out += _receipt_runs(sdk, cfg, env)
+        out += _ratios(result, sdk)
     out += _feishu(result, env["cpus"])
     prof = result.get("profile")
     if prof:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from bench import server as srv
-from bench.client import Conn, Frame, decode_receipts, msg_ids_tail
+from bench.client import Conn, Frame, ReceiptItem
 from bench.population import Population, Sent, seed, wait_new_message_pushes
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -293,7 +293,7 @@ async def throughput(
     queues: dict[str, deque[tuple[list[str], bytes]]] = {}
     for user, ids in work.items():
         chunks = [ids[i : i + batch] for i in range(0, len(ids), batch)]
-        queues[user] = deque((c, msg_ids_tail(c)) for c in chunks)
+        queues[user] = deque((c, population.conn_class.receipts_tail(c)) for c in chunks)
     available = sum(len(ids) for ids in work.values())
     if before is not None:
         await before()
@@ -306,8 +306,8 @@ async def throughput(
     stop = False
     exhausted: dict[str, float] = {}
 
-    def on_receipts(conn: Conn, now: int, data: bytes) -> None:
-        for item in decode_receipts(data):
+    def on_receipts(conn: Conn, now: int, items: list[ReceiptItem]) -> None:
+        for item in items:
             tally.push_items += 1
             readcounts[item.msgID].append(item.readCount)
 
@@ -454,8 +454,8 @@ async def latency(
     errors: dict[str, int] = {}
     window = (0, 0)
 
-    def on_receipts(conn: Conn, now: int, data: bytes) -> None:
-        for item in decode_receipts(data):
+    def on_receipts(conn: Conn, now: int, items: list[ReceiptItem]) -> None:
+        for item in items:
             if window[0] <= now < window[1]:
                 counts["pushes_in_window"] += 1
             v = pending.pop((item.msgID, item.readCount), None)
@@ -530,7 +530,7 @@ async def latency(
                 c = next_count[m] + 1
                 next_count[m] = c
                 pending[(m, c)] = (due, t_send, in_window)
-            fut = conns[user].send_receipts_nowait(msg_ids_tail(ids))
+            fut = conns[user].send_receipts_nowait(population.conn_class.receipts_tail(ids))
             fut.add_done_callback(on_reply)
             if in_window:
                 counts["in_window_sent"] += len(ids)

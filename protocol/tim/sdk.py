@@ -32,7 +32,7 @@ Count = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31)]
 Seconds = Annotated[int, msgspec.Meta(ge=0, le=2**33)]
 Flag = Annotated[int, msgspec.Meta(ge=0, le=1)]
 
-PUSH_CMD: Final = "im_open_push.msg_push"
+PUSH_CMD: Final = "im_open_push.msg_push"  # pushes: protocol/tim/sdk_push.py
 HEARTBEAT: Final = "heartbeat.alive"
 LOGIN: Final = "im_open_status.wslogin"
 LOGOUT: Final = "im_open_status.wslogout"
@@ -137,15 +137,6 @@ def encode_reply(servcmd: str, seq: int, body: msgspec.Struct | dict[str, Any]) 
 def encode_error(servcmd: str, seq: int, code: int, info: str) -> bytes:
     """A refusal: the SDK rejects the call with ``{code, message}``."""
     return encode_reply(servcmd, seq, Envelope(ActionStatus="FAIL", ErrorCode=code, ErrorInfo=info))
-
-
-def encode_push(seq: int, events: list[msgspec.Struct]) -> bytes:
-    """A ``msg_push`` carrying ``EventArray`` items (the SDK routes each by the key it holds)."""
-    return _encoder.encode(_Downlink(ReplyHead(PUSH_CMD, seq), PushBody(EventArray=events)))
-
-
-class PushBody(msgspec.Struct):
-    EventArray: list[Any]
 
 
 class Empty(msgspec.Struct):
@@ -347,151 +338,3 @@ class UserItem(msgspec.Struct, frozen=True):
 
 class PortraitGetAll(msgspec.Struct, frozen=True):
     UserItem: Annotated[list[UserItem], msgspec.Meta(max_length=500)] = []
-
-
-# -- pushes ----------------------------------------------------------------------------------
-# Each EventArray item is routed by the key it carries; Event 5 (group tips) and 16 (C2C
-# receipt) matter to the SDK, the others are this server's placeholders (the SDK ignores them).
-
-EVENT_C2C_MSG: Final = 1
-EVENT_GROUP_MSG: Final = 3
-EVENT_GROUP_TIPS: Final = 5
-EVENT_C2C_NOTIFY: Final = 9
-EVENT_C2C_RECEIPT: Final = 16
-
-
-class C2CMsgItem(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """A one-to-one message, as pushed, synced and roamed."""
-
-    From_Account: str
-    To_Account: str
-    MsgSeq: int
-    MsgRandom: int
-    MsgTimeStamp: int
-    MsgClientTime: int
-    TinyId: str
-    MsgBody: MsgBody
-    IsNeedReadReceipt: int = 0
-    From_AccountNick: str = ""
-    CloudCustomData: str = ""
-    MsgKey: str = ""
-    IsPeerRead: int = 0
-    MsgFlagBits: int = 0
-
-
-class GroupInfo(msgspec.Struct, kw_only=True, omit_defaults=True):
-    GroupId: str
-    GroupType: str = ""
-    From_AccountNick: str = ""
-
-
-class GroupMsgItem(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """A group message, as pushed (``ToGroupId`` becomes ``to``, ``GroupInfo.GroupId`` its group)."""
-
-    From_Account: str
-    ToGroupId: str
-    GroupInfo: GroupInfo
-    MsgSeq: int
-    MsgRandom: int
-    MsgTimeStamp: int
-    MsgClientTime: int
-    TinyId: str
-    MsgBody: MsgBody
-    MsgPriority: str = "Normal"
-    IsNeedReadReceipt: int = 0
-    CloudCustomData: str = ""
-
-
-class C2CMsgEvent(msgspec.Struct):
-    Event: int
-    C2cMsgArray: list[C2CMsgItem]
-
-
-class GroupMsgEvent(msgspec.Struct):
-    Event: int
-    GroupMsgArray: list[GroupMsgItem]
-
-
-class ReceiptMsgRef(msgspec.Struct, kw_only=True):
-    """How a receipt push names a message: the three parts of the SDK's message id."""
-
-    TinyId: str
-    MsgClientTime: int
-    MsgRandom: int
-    MsgSeq: int
-
-
-class GroupReceiptCount(ReceiptMsgRef, kw_only=True):
-    ReadNum: int
-    UnreadNum: int
-
-
-class GroupReceiptBody(msgspec.Struct):
-    """A group tip's ``MsgBody`` is an object here, not the usual element list."""
-
-    GroupMsgReceiptList: list[GroupReceiptCount]
-
-
-class GroupRef(msgspec.Struct):
-    GroupId: str
-
-
-class GroupReceiptTip(msgspec.Struct):
-    GroupInfo: GroupRef
-    MsgBody: GroupReceiptBody
-
-
-class GroupTipsEvent(msgspec.Struct):
-    Event: int
-    GroupTips: list[GroupReceiptTip]
-
-
-class C2CReceiptEvent(msgspec.Struct):
-    """Event 16: ``UserId`` (the reader) read these messages at ``PeerReadTime``."""
-
-    Event: int
-    UserId: str
-    PeerReadTime: int
-    C2cMsgInfo: list[ReceiptMsgRef]
-
-
-class UinPairRead(msgspec.Struct):
-    From_Account: str
-    To_Account: str
-    LastReadTime: int
-
-
-class C2CReadedReceipt(msgspec.Struct):
-    """``To_Account`` is the reader; the SDK makes the conversation ``C2C`` + it."""
-
-    To_Account: str
-    UinPairReadArray: list[UinPairRead]
-
-
-class C2CReadNotify(msgspec.Struct):
-    C2cReadedReceipt: C2CReadedReceipt
-
-
-class PeerReadTime(msgspec.Struct):
-    From_Account: str  # the peer whose messages were read
-    LastReadTime: int
-
-
-class C2CReadSyncInfo(msgspec.Struct):
-    UinPairReadArray: list[PeerReadTime]
-
-
-class C2CReadSync(msgspec.Struct):
-    """To the reader's other instances: the conversation with the peer was read."""
-
-    ReadC2cMsgNotify: C2CReadSyncInfo
-
-
-class C2CNotifyEvent(msgspec.Struct):
-    Event: int
-    C2cNotifyMsgArray: list[Any]
-
-
-def json_encoder() -> msgspec.json.Encoder:
-    """The encoder used for frames (exposed for tests that build frames by hand)."""
-    return _encoder

@@ -291,11 +291,16 @@ class MessageStore:
         self.db = db
         self._cache: OrderedDict[int, Message] = OrderedDict()
         self._cache_size = cache_size
+        # (conversation, seq) -> id of the cached messages: receipts by sequence number (REST
+        # group_msg_receipt, Tencent's SDK) then make no read query either
+        self._seqs: dict[tuple[int, int], int] = {}
 
     def _remember(self, message: Message) -> None:
         self._cache[message.id] = message
+        self._seqs[(message.conv_id, message.seq)] = message.id
         if len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
+            _, old = self._cache.popitem(last=False)
+            self._seqs.pop((old.conv_id, old.seq), None)
 
     async def send_group(
         self,
@@ -364,7 +369,14 @@ class MessageStore:
     async def by_seq(self, conv_id: int, seqs: Sequence[int]) -> dict[int, Message]:
         """Messages of one conversation by sequence number (missing seqs are left out)."""
         out: dict[int, Message] = {}
-        unique = list(dict.fromkeys(seqs))
+        unique = []
+        for seq in dict.fromkeys(seqs):
+            msg_id = self._seqs.get((conv_id, seq))
+            cached = self._cache.get(msg_id) if msg_id is not None else None
+            if cached is not None:
+                out[seq] = cached
+            else:
+                unique.append(seq)
         for i in range(0, len(unique), 500):
             chunk = unique[i : i + 500]
             rows = await self.db.fetchall(
@@ -465,7 +477,9 @@ class MessageStore:
         return int(row[0]) if row else None
 
     def forget(self, msg_id: int) -> None:
-        self._cache.pop(msg_id, None)
+        old = self._cache.pop(msg_id, None)
+        if old is not None:
+            self._seqs.pop((old.conv_id, old.seq), None)
 
     def cached_replace(self, message: Message, **changes: object) -> None:
         if message.id in self._cache:

@@ -8,7 +8,7 @@ import msgspec
 
 from protocol.tim import elements as el
 from protocol.tim import ids, tickets
-from protocol.tim import sdk as S
+from protocol.tim import sdk_push as P
 from protocol.tim.ws import V2TIMMessage
 from server.core.errors import CoreError, Reason
 from server.core.messages import HistoryItem
@@ -140,11 +140,11 @@ def client_time_s(m: Message) -> int:
     return m.shown_client_ms // 1000
 
 
-def sdk_c2c_item(m: Message, *, peer_read: bool = False) -> S.C2CMsgItem:
+def sdk_c2c_item(m: Message, *, peer_read: bool = False) -> P.C2CMsgItem:
     """A one-to-one message as the SDK receives it (push, sync, roaming)."""
     assert m.receiver is not None
     t = time_s(m.time_ms)
-    return S.C2CMsgItem(
+    return P.C2CMsgItem(
         From_Account=m.sender,
         To_Account=m.receiver,
         MsgSeq=m.shown_seq,
@@ -159,13 +159,13 @@ def sdk_c2c_item(m: Message, *, peer_read: bool = False) -> S.C2CMsgItem:
     )
 
 
-def sdk_group_item(m: Message) -> S.GroupMsgItem:
+def sdk_group_item(m: Message) -> P.GroupMsgItem:
     """A group message as the SDK receives it (push, roaming)."""
     assert m.group_id is not None
-    return S.GroupMsgItem(
+    return P.GroupMsgItem(
         From_Account=m.sender,
         ToGroupId=m.group_id,
-        GroupInfo=S.GroupInfo(GroupId=m.group_id),
+        GroupInfo=P.GroupInfo(GroupId=m.group_id),
         MsgSeq=m.seq,
         MsgRandom=m.random,
         MsgTimeStamp=time_s(m.time_ms),
@@ -176,9 +176,9 @@ def sdk_group_item(m: Message) -> S.GroupMsgItem:
     )
 
 
-def sdk_receipt_ref(m: Message) -> S.ReceiptMsgRef:
+def sdk_receipt_ref(m: Message) -> P.ReceiptMsgRef:
     """How a receipt push names ``m``: the parts of the SDK's id for it."""
-    return S.ReceiptMsgRef(
+    return P.ReceiptMsgRef(
         TinyId=tiny(m.app, m.sender),
         MsgClientTime=client_time_s(m),
         MsgRandom=m.random,

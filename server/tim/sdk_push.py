@@ -22,7 +22,7 @@ from collections.abc import Iterable, Sequence
 
 import msgspec
 
-from protocol.tim import sdk as S
+from protocol.tim import sdk_push as P
 from server.core.model import ConvKind, Message, ReceiptCount
 from server.core.receipts import group_by_sender
 from server.fanout import Fanout, PushSession
@@ -49,14 +49,14 @@ class SdkPush:
     ) -> None:
         online = [u for u in users if self.fanout.sessions(app, u)]
         if online:
-            self.fanout.push(app, online, S.encode_push(next(self._seq), events), skip=skip)
+            self.fanout.push(app, online, P.encode_push(next(self._seq), events), skip=skip)
 
     def message_sent(self, message: Message, recipients: Sequence[str]) -> None:
         event: msgspec.Struct
         if message.kind is ConvKind.C2C:
-            event = S.C2CMsgEvent(S.EVENT_C2C_MSG, [sdk_c2c_item(message)])
+            event = P.C2CMsgEvent(P.EVENT_C2C_MSG, [sdk_c2c_item(message)])
         else:
-            event = S.GroupMsgEvent(S.EVENT_GROUP_MSG, [sdk_group_item(message)])
+            event = P.GroupMsgEvent(P.EVENT_GROUP_MSG, [sdk_group_item(message)])
         others = [u for u in recipients if u != message.sender]
         self._push(message.app, others, [event])
         self._push(message.app, [message.sender], [event], skip=sending_session.get())
@@ -69,11 +69,11 @@ class SdkPush:
             event: msgspec.Struct
             if first.kind is ConvKind.GROUP:
                 assert first.group_id is not None
-                tip = S.GroupReceiptTip(
-                    S.GroupRef(first.group_id),
-                    S.GroupReceiptBody(
+                tip = P.GroupReceiptTip(
+                    P.GroupRef(first.group_id),
+                    P.GroupReceiptBody(
                         [
-                            S.GroupReceiptCount(
+                            P.GroupReceiptCount(
                                 **msgspec.structs.asdict(sdk_receipt_ref(c.message)),
                                 ReadNum=c.read,
                                 UnreadNum=c.unread,
@@ -82,11 +82,11 @@ class SdkPush:
                         ]
                     ),
                 )
-                event = S.GroupTipsEvent(S.EVENT_GROUP_TIPS, [tip])
+                event = P.GroupTipsEvent(P.EVENT_GROUP_TIPS, [tip])
             else:
                 read_ms = max(c.peer_read_ms or 0 for c in items)
-                event = S.C2CReceiptEvent(
-                    S.EVENT_C2C_RECEIPT,
+                event = P.C2CReceiptEvent(
+                    P.EVENT_C2C_RECEIPT,
                     UserId=reader,
                     PeerReadTime=time_s(read_ms),
                     C2cMsgInfo=[sdk_receipt_ref(c.message) for c in items],
@@ -95,21 +95,21 @@ class SdkPush:
 
     def c2c_read(self, app: int, reader: str, peer: str, read_ms: int) -> None:
         t = time_s(read_ms)
-        to_peer = S.C2CNotifyEvent(
-            S.EVENT_C2C_NOTIFY,
+        to_peer = P.C2CNotifyEvent(
+            P.EVENT_C2C_NOTIFY,
             [
-                S.C2CReadNotify(
-                    S.C2CReadedReceipt(
+                P.C2CReadNotify(
+                    P.C2CReadedReceipt(
                         To_Account=reader,
-                        UinPairReadArray=[S.UinPairRead(peer, reader, t)],
+                        UinPairReadArray=[P.UinPairRead(peer, reader, t)],
                     )
                 )
             ],
         )
         self._push(app, [peer], [to_peer])
-        to_reader = S.C2CNotifyEvent(
-            S.EVENT_C2C_NOTIFY,
-            [S.C2CReadSync(S.C2CReadSyncInfo([S.PeerReadTime(From_Account=peer, LastReadTime=t)]))],
+        to_reader = P.C2CNotifyEvent(
+            P.EVENT_C2C_NOTIFY,
+            [P.C2CReadSync(P.C2CReadSyncInfo([P.PeerReadTime(From_Account=peer, LastReadTime=t)]))],
         )
         self._push(app, [reader], [to_reader], skip=sending_session.get())
 

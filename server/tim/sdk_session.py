@@ -13,6 +13,7 @@ logged in on any number of sockets (SDK instances) and each gets every push.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 from dataclasses import dataclass
@@ -90,6 +91,8 @@ class _Session:
 
     caller: Caller
     a2: str
+    tiny_id: str
+    expires_s: int  # the A2Key's (its UserSig's) expiry
     push: PushSession
 
 
@@ -186,14 +189,20 @@ class _Connection:
     def _caller(self, head: S.Head) -> Caller:
         """Who sends this frame: the A2Key in its head (any socket), else this socket's login."""
         owner = self.owner
+        session = self.session
+        if (
+            session is not None
+            and head.a2 == session.a2
+            and head.tinyid in ("", session.tiny_id)
+            and owner.core.clock.now_ms() // 1000 <= session.expires_s
+        ):  # this socket's own A2Key, checked at its login: no need to verify it again
+            return session.caller
         if head.a2:
             app, claims = owner.apps.verify_a2(head.a2, head.sdkappid)
             if head.tinyid and head.tinyid != tickets.tiny_id(app.sdkappid, claims.user_id):
                 raise TimError(
                     E.A2_INVALID, f"tinyid {head.tinyid!r} is not the TinyId of this A2Key's user"
                 )
-            if self.session is not None and self.session.a2 == head.a2:
-                return self.session.caller
             return Caller(owner.core, app, claims.user_id, "Web")
         if self.session is not None:
             return self.session.caller
@@ -207,15 +216,15 @@ class _Connection:
         _decode_body(frame, S.WsLogin)
         if head.a2:  # a re-login after a reconnect carries the A2Key only
             app, claims = owner.apps.verify_a2(head.a2, head.sdkappid)
-            user, a2 = claims.user_id, head.a2
+            user, a2, expires = claims.user_id, head.a2, claims.expires_s
         else:
             if not head.identifier or not head.usersig:
                 raise TimError(
                     E.USERSIG_ILLEGAL, "wslogin needs identifier and usersig (or a2) in its head"
                 )
             app, doc = owner.apps.verify_doc(head.sdkappid, head.identifier, head.usersig)
-            user = head.identifier
-            a2 = owner.apps.issue_a2(app, user, doc.expires_at)
+            user, expires = head.identifier, doc.expires_at
+            a2 = owner.apps.issue_a2(app, user, expires)
         await owner.core.directory.ensure(app.sdkappid, user)
         if self.session is not None and self.session.caller.user != user:
             await self.logout()  # the socket changes hands: the old user's pushes stop here
@@ -230,8 +239,12 @@ class _Connection:
             )
             push.start()
             owner.fanout.add(push)
-            self.session = _Session(Caller(owner.core, app, user, "Web"), a2, push)
+            caller = Caller(owner.core, app, user, "Web")
+            tiny = tickets.tiny_id(app.sdkappid, user)
+            self.session = _Session(caller, a2, tiny, expires, push)
             log.info("sdk%d logged in as %s/%s", self.number, app.sdkappid, user)
+        else:  # logged in again as the same user: the newest A2Key is the socket's
+            self.session = dataclasses.replace(self.session, a2=a2, expires_s=expires)
         return S.WsLoginResult(
             A2Key=a2,
             TinyId=tickets.tiny_id(app.sdkappid, user),

@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocol.tim import sdk as S
+from protocol.tim import sdk_push as P
 from protocol.tim import tickets
 from server.tim.sdk_commands import COMMANDS
 
@@ -97,8 +98,8 @@ def test_replies_echo_servcmd_and_seq(servcmd: str, seq: int) -> None:
 
 def test_pushes_carry_an_event_array_under_msg_push() -> None:
     """A push is im_open_push.msg_push with the items in EventArray."""
-    event = S.C2CReceiptEvent(16, UserId="bob", PeerReadTime=5, C2cMsgInfo=[])
-    push = json.loads(S.encode_push(3, [event]))
+    event = P.C2CReceiptEvent(16, UserId="bob", PeerReadTime=5, C2cMsgInfo=[])
+    push = json.loads(P.encode_push(3, [event]))
     assert push == {
         "head": {"servcmd": "im_open_push.msg_push", "seq": 3},
         "body": {"EventArray": [{"Event": 16, "UserId": "bob", "PeerReadTime": 5, "C2cMsgInfo": []}]},
