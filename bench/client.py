@@ -74,13 +74,15 @@ class RequestError(Exception):
 PushHandler = Callable[[Any, int, "list[ReceiptItem]"], None]  # (conn, receive time ns, items)
 
 
-class Conn:
-    """One logged-in user on one WebSocket connection."""
+class BaseConn:
+    """What the load connections of both protocols share: pending requests by number, pushes
+    to callbacks, writes that skip the library's async path when nothing stands in the way."""
+
+    text_frames = True  # /tim/ws speaks text frames; Tencent's SDK protocol binary ones
 
     def __init__(self, user: str, ws: ClientConnection) -> None:
         self.user = user
         self.ws = ws
-        self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Frame]] = {}
         self._reader: asyncio.Task[None] | None = None
         self._sending: set[asyncio.Task[None]] = set()
@@ -90,6 +92,81 @@ class Conn:
         self.other_pushes = 0
         self.closed_code: int | None = None
         self.closed = False
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.ws.close()
+        if self._reader is not None:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._reader
+
+    def _send_now(self, frame: bytes) -> bool:
+        """Write a frame synchronously when nothing stands in the way (open, not paused by
+        flow control): ``Connection.send`` does the same two steps, but through an async
+        context manager and, for open-loop use, a task per frame, which cost the generator more
+        than the frame itself. False: take the ordinary path."""
+        ws = self.ws
+        if ws.paused or ws.protocol.state is not State.OPEN:
+            return False
+        if self.text_frames:
+            ws.protocol.send_text(frame)
+        else:
+            ws.protocol.send_binary(frame)
+        ws.send_data()
+        return True
+
+    def _request_nowait(self, number: int, frame: bytes) -> asyncio.Future[Frame]:
+        """Send ``frame`` (request ``number``) without ever waiting; its answer's future."""
+        fut: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
+        self._pending[number] = fut
+        if not self._send_now(frame):
+            task = asyncio.ensure_future(self._send_later(frame, number))
+            self._sending.add(task)
+            task.add_done_callback(self._sending.discard)
+        return fut
+
+    async def _send_later(self, frame: bytes, number: int) -> None:
+        try:
+            await self.ws.send(frame, text=self.text_frames)
+        except Exception as exc:
+            fut = self._pending.pop(number, None)
+            if fut is not None and not fut.done():
+                fut.set_exception(exc)
+
+    async def _exchange(self, number: int, frame: bytes, limit: float = 60.0) -> Frame:
+        fut: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
+        self._pending[number] = fut
+        try:
+            if not self._send_now(frame):
+                await self.ws.send(frame, text=self.text_frames)
+            async with asyncio.timeout(limit):
+                return await fut
+        finally:
+            self._pending.pop(number, None)
+
+    def _answer(self, number: int, frame: Frame) -> None:
+        fut = self._pending.pop(number, None)
+        if fut is not None and not fut.done():
+            fut.set_result(frame)
+
+    def _gone(self) -> None:
+        """The socket closed: every pending request fails now."""
+        self.closed = True
+        self.closed_code = self.ws.close_code
+        for fut in self._pending.values():
+            if not fut.done():
+                fut.set_exception(
+                    ConnectionError(f"connection of {self.user} closed ({self.closed_code})")
+                )
+        self._pending.clear()
+
+
+class Conn(BaseConn):
+    """One logged-in user on one WebSocket connection."""
+
+    def __init__(self, user: str, ws: ClientConnection) -> None:
+        super().__init__(user, ws)
+        self._ids = itertools.count(1)
 
     receipts_tail = staticmethod(msg_ids_tail)
 
@@ -145,14 +222,7 @@ class Conn:
     def request_nowait(self, build: Callable[[int], bytes]) -> asyncio.Future[Frame]:
         """Send the frame ``build(reqId)`` without ever waiting; returns the response's future."""
         req_id = next(self._ids)
-        fut: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
-        self._pending[req_id] = fut
-        frame = build(req_id)
-        if not self._send_now(frame):
-            task = asyncio.ensure_future(self._send_text(frame, req_id))
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
-        return fut
+        return self._request_nowait(req_id, build(req_id))
 
     async def send_receipts(self, tail: bytes) -> Frame:
         req_id = next(self._ids)
@@ -166,54 +236,18 @@ class Conn:
         reply = await self._roundtrip(b"getMessageReadReceipts", frame, req_id)
         return receipts_decoder.decode(reply.data).receiptList
 
-    async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await self.ws.close()
-        if self._reader is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reader
-
     # -- plumbing ---------------------------------------------------------------------------
-
-    def _send_now(self, frame: bytes) -> bool:
-        """Write a text frame synchronously when nothing stands in the way (open, not paused
-        by flow control): ``Connection.send`` does the same two steps, but through an async
-        context manager and, for open-loop use, a task per frame, which cost the generator more
-        than the frame itself. False: take the ordinary path."""
-        ws = self.ws
-        if ws.paused or ws.protocol.state is not State.OPEN:
-            return False
-        ws.protocol.send_text(frame)
-        ws.send_data()
-        return True
-
-    async def _send_text(self, frame: bytes, req_id: int) -> None:
-        try:
-            await self.ws.send(frame, text=True)
-        except Exception as exc:
-            fut = self._pending.pop(req_id, None)
-            if fut is not None and not fut.done():
-                fut.set_exception(exc)
 
     async def _roundtrip(
         self, cmd: bytes, frame: bytes, req_id: int, *, check: bool = True, limit: float = 60.0
     ) -> Frame:
-        fut: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
-        self._pending[req_id] = fut
-        try:
-            if not self._send_now(frame):
-                await self.ws.send(frame, text=True)
-            async with asyncio.timeout(limit):
-                reply = await fut
-        finally:
-            self._pending.pop(req_id, None)
+        reply = await self._exchange(req_id, frame, limit)
         if check and reply.code != 0:
             raise RequestError(cmd.decode() or reply.cmd, reply.code, reply.desc)
         return reply
 
     async def _read_loop(self) -> None:
         decode = frame_decoder.decode
-        pending = self._pending
         try:
             while True:
                 raw = await self.ws.recv(decode=False)
@@ -229,20 +263,11 @@ class Conn:
                     else:
                         self.other_pushes += 1
                     continue
-                fut = pending.pop(frame.reqId, None)
-                if fut is not None and not fut.done():
-                    fut.set_result(frame)
+                self._answer(frame.reqId, frame)
         except websockets.ConnectionClosed:
             pass
         finally:
-            self.closed = True
-            self.closed_code = self.ws.close_code
-            for fut in pending.values():
-                if not fut.done():
-                    fut.set_exception(
-                        ConnectionError(f"connection of {self.user} closed ({self.closed_code})")
-                    )
-            pending.clear()
+            self._gone()
 
 
 def decode_receipts(data: bytes) -> list[ReceiptItem]:

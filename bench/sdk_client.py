@@ -10,16 +10,14 @@ Event-5 receipt pushes name it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import itertools
 import time
 
 import msgspec
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.protocol import State
 
-from bench.client import Frame, PushHandler, ReceiptItem, RequestError
+from bench.client import BaseConn, Frame, ReceiptItem, RequestError
 from protocol.tim import elements as el
 
 
@@ -99,23 +97,15 @@ def key_of(group_id: str, seq: int) -> str:
     return f"{group_id}:{seq}"
 
 
-class SdkConn:
+class SdkConn(BaseConn):
     """One user logged in on one SDK socket."""
 
+    text_frames = False
+
     def __init__(self, user: str, ws: ClientConnection) -> None:
-        self.user = user
-        self.ws = ws
+        super().__init__(user, ws)
         self._seq = itertools.count(700_000_001)  # the SDK starts at a random value
-        self._pending: dict[int, asyncio.Future[Frame]] = {}
-        self._reader: asyncio.Task[None] | None = None
-        self._sending: set[asyncio.Task[None]] = set()
-        self._head = b""  # '{"head":{...,"seq":' before login: no credentials
-        self.on_receipts: PushHandler | None = None
-        self.new_message_pushes = 0
-        self.receipt_pushes = 0
-        self.other_pushes = 0
-        self.closed_code: int | None = None
-        self.closed = False
+        self._head = b""  # the credentials in every head after wslogin
 
     @classmethod
     async def open(cls, url: str, user: str, *, compression: str | None) -> SdkConn:
@@ -194,14 +184,7 @@ class SdkConn:
 
     def send_receipts_nowait(self, tail: bytes) -> asyncio.Future[Frame]:
         seq = next(self._seq)
-        fut: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
-        self._pending[seq] = fut
-        frame = self._frame(RECEIPT, seq, tail)
-        if not self._send_now(frame):
-            task = asyncio.ensure_future(self._send(frame, seq))
-            self._sending.add(task)
-            task.add_done_callback(self._sending.discard)
-        return fut
+        return self._request_nowait(seq, self._frame(RECEIPT, seq, tail))
 
     async def send_receipts(self, tail: bytes) -> Frame:
         seq = next(self._seq)
@@ -223,41 +206,10 @@ class SdkConn:
             if c.Code == 0
         ]
 
-    async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await self.ws.close()
-        if self._reader is not None:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._reader
+    async def _roundtrip(self, frame: bytes, seq: int) -> Frame:
+        return await self._exchange(seq, frame)
 
     # -- plumbing ---------------------------------------------------------------------------
-
-    def _send_now(self, frame: bytes) -> bool:
-        ws = self.ws
-        if ws.paused or ws.protocol.state is not State.OPEN:
-            return False
-        ws.protocol.send_binary(frame)
-        ws.send_data()
-        return True
-
-    async def _send(self, frame: bytes, seq: int) -> None:
-        try:
-            await self.ws.send(frame)
-        except Exception as exc:
-            fut = self._pending.pop(seq, None)
-            if fut is not None and not fut.done():
-                fut.set_exception(exc)
-
-    async def _roundtrip(self, frame: bytes, seq: int, limit: float = 60.0) -> Frame:
-        fut: asyncio.Future[Frame] = asyncio.get_running_loop().create_future()
-        self._pending[seq] = fut
-        try:
-            if not self._send_now(frame):
-                await self.ws.send(frame)
-            async with asyncio.timeout(limit):
-                return await fut
-        finally:
-            self._pending.pop(seq, None)
 
     def _on_push(self, now: int, body: bytes) -> None:
         for item in _push.decode(body).EventArray:
@@ -282,7 +234,6 @@ class SdkConn:
                 self.other_pushes += 1
 
     async def _read_loop(self) -> None:
-        pending = self._pending
         try:
             while True:
                 raw = await self.ws.recv(decode=False)
@@ -291,26 +242,18 @@ class SdkConn:
                 if frame.head.servcmd == PUSH:
                     self._on_push(now, frame.body)
                     continue
-                fut = pending.pop(frame.head.seq, None)
-                if fut is not None and not fut.done():
-                    env = _env.decode(frame.body)
-                    fut.set_result(
-                        Frame(
-                            cmd=frame.head.servcmd,
-                            reqId=frame.head.seq,
-                            code=env.ErrorCode,
-                            desc=env.ErrorInfo,
-                            data=frame.body,
-                        )
-                    )
+                env = _env.decode(frame.body)
+                self._answer(
+                    frame.head.seq,
+                    Frame(
+                        cmd=frame.head.servcmd,
+                        reqId=frame.head.seq,
+                        code=env.ErrorCode,
+                        desc=env.ErrorInfo,
+                        data=frame.body,
+                    ),
+                )
         except websockets.ConnectionClosed:
             pass
         finally:
-            self.closed = True
-            self.closed_code = self.ws.close_code
-            for fut in pending.values():
-                if not fut.done():
-                    fut.set_exception(
-                        ConnectionError(f"connection of {self.user} closed ({self.closed_code})")
-                    )
-            pending.clear()
+            self._gone()

@@ -178,7 +178,10 @@ class SendMsg(msgspec.Struct, frozen=True):
     From_Account: Account | None = None
 
 
-class SendMsgResult(Envelope):
+class SendResult(Envelope):
+    """Both sends' answer: the server's time, and the ``MsgSeq`` the message has (C2C: the
+    SDK's own, kept; group: the group's, by the server)."""
+
     MsgTime: int
     MsgSeq: int
 
@@ -193,11 +196,6 @@ class SendGroupMsg(msgspec.Struct, frozen=True):
     OnlineOnlyFlag: Flag = 0
     CloudCustomData: Annotated[str, msgspec.Meta(max_length=12 * 1024)] = ""
     From_Account: Account | None = None
-
-
-class SendGroupMsgResult(Envelope):
-    MsgTime: int
-    MsgSeq: int
 
 
 # -- receipts --------------------------------------------------------------------------------

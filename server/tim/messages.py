@@ -199,7 +199,7 @@ def _own(c: Caller, from_account: str | None) -> None:
         )
 
 
-async def sdk_sendmsg(c: Caller, body: S.SendMsg) -> S.SendMsgResult:
+async def sdk_sendmsg(c: Caller, body: S.SendMsg) -> S.SendResult:
     """``openim.sendmsg``: the SDK's own MsgSeq, MsgRandom and MsgClientTime are kept as sent,
     so that the message has the same id on both sides."""
     _own(c, body.From_Account)
@@ -216,10 +216,10 @@ async def sdk_sendmsg(c: Caller, body: S.SendMsg) -> S.SendMsgResult:
         client_ms=body.MsgClientTime * 1000,
     )
     m = sent.message
-    return S.SendMsgResult(MsgTime=time_s(m.time_ms), MsgSeq=m.shown_seq)
+    return S.SendResult(MsgTime=time_s(m.time_ms), MsgSeq=m.shown_seq)
 
 
-async def sdk_send_group_msg(c: Caller, body: S.SendGroupMsg) -> S.SendGroupMsgResult:
+async def sdk_send_group_msg(c: Caller, body: S.SendGroupMsg) -> S.SendResult:
     """``send_group_msg``: the server numbers group messages (the SDK keeps the MsgSeq given)."""
     _own(c, body.From_Account)
     sent = await c.core.messages.send_group(
@@ -233,4 +233,4 @@ async def sdk_send_group_msg(c: Caller, body: S.SendGroupMsg) -> S.SendGroupMsgR
         platform=c.platform,
         client_ms=body.MsgClientTime * 1000,
     )
-    return S.SendGroupMsgResult(MsgTime=time_s(sent.message.time_ms), MsgSeq=sent.message.seq)
+    return S.SendResult(MsgTime=time_s(sent.message.time_ms), MsgSeq=sent.message.seq)

@@ -36,6 +36,7 @@ from server.tim.auth import TimApps, TimError
 from server.tim.context import Caller
 from server.tim.errors import JSON_ERROR, code_for, shape_code_of
 from server.tim.sdk_push import sending_session
+from server.tim.session import AsgiSocket
 
 log = logging.getLogger("server.tim.sdk")
 
@@ -64,21 +65,14 @@ class SdkSessions:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         binary = sdk_path(scope["path"])
-        message = await receive()
-        if message["type"] != "websocket.connect":
+        websocket = AsgiSocket(receive, send)
+        if not await websocket.accept():
             return
         if binary is None:  # under the prefix, but neither binfo nor info: say so
-            await send({"type": "websocket.accept"})
-            await send(
-                {
-                    "type": "websocket.close",
-                    "code": 4004,
-                    "reason": f"no endpoint {scope['path']}; use {PATH_PREFIX}/binfo or /info",
-                }
-            )
+            reason = f"no endpoint {scope['path']}; use {PATH_PREFIX}/binfo or /info"
+            await websocket.close(4004, reason)
             return
-        await send({"type": "websocket.accept"})
-        conn = _Connection(self, receive, send, binary, next(_ids))
+        conn = _Connection(self, websocket, binary, next(_ids))
         try:
             await conn.run()
         finally:
@@ -97,20 +91,16 @@ class _Session:
 
 
 class _Connection:
-    def __init__(
-        self, owner: SdkSessions, receive: Receive, send: Send, binary: bool, number: int
-    ) -> None:
+    def __init__(self, owner: SdkSessions, ws: AsgiSocket, binary: bool, number: int) -> None:
         self.owner = owner
-        self._receive = receive
-        self._send = send
+        self.ws = ws
         self.binary = binary
         self.number = number
         self.session: _Session | None = None
-        self._push_seq = itertools.count(1)
 
     async def run(self) -> None:
         while True:
-            message = await self._receive()
+            message = await self.ws.receive()
             if message["type"] == "websocket.disconnect":
                 return
             raw = message.get("bytes")
@@ -265,19 +255,17 @@ class _Connection:
         await self._write(S.encode_error(servcmd, seq, code, info))
 
     async def _write(self, frame: bytes) -> None:
-        message: dict[str, Any] = {"type": "websocket.send"}
-        if self.binary:
-            message["bytes"] = frame
-        else:
-            message["text"] = frame.decode()
         try:
-            await self._send(message)
+            if self.binary:
+                await self.ws.send_bytes(frame)
+            else:
+                await self.ws.send_text(frame.decode())
         except (RuntimeError, WebSocketDisconnect, OSError):  # the client went away meanwhile
             log.debug("sdk%d: frame to a closed connection dropped", self.number)
 
     async def _close(self, code: int, reason: str) -> None:
         try:
-            await self._send({"type": "websocket.close", "code": code, "reason": reason})
+            await self.ws.close(code, reason)
         except (RuntimeError, WebSocketDisconnect, OSError):
             pass
 

@@ -112,6 +112,9 @@ class AsgiSocket:
     async def send_text(self, text: str) -> None:
         await self._send({"type": "websocket.send", "text": text})
 
+    async def send_bytes(self, data: bytes) -> None:
+        await self._send({"type": "websocket.send", "bytes": data})
+
     async def close(self, code: int, reason: str) -> None:
         await self._send({"type": "websocket.close", "code": code, "reason": reason})
 
