@@ -12,6 +12,13 @@ cost two statements per unit, so they are only paid when something failed).
 
 Reads go through an ``aiosqlite`` connection (WAL lets them run beside the writer); a read
 issued after a write's future resolved sees that write.
+
+WAL checkpoints (copying the log back into the database, with its fsync) run on a connection
+and thread of their own every ``checkpoint_interval`` seconds (0.5), not inside the writer's commits:
+SQLite's automatic checkpoint would run in whichever commit crossed 1,000 pages and hold every
+write queued behind it (seen in ``scripts/bench``: receipt-to-push p99 7.0 ms with it, 3.0 ms
+without, at 2,000 receipts/s). A passive checkpoint never blocks the writer, and committed
+transactions are durable in the log whether or not it has run.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ class _UnitFailed(Exception):
 
 
 MAX_BATCH = 2000
+CHECKPOINT_INTERVAL = 0.5  # seconds between passive WAL checkpoints
 
 
 def _configure(conn: sqlite3.Connection, synchronous: str) -> None:
@@ -49,6 +57,7 @@ def _configure(conn: sqlite3.Connection, synchronous: str) -> None:
     conn.execute("PRAGMA foreign_keys=ON")
     conn.execute("PRAGMA busy_timeout=5000")
     conn.execute("PRAGMA temp_store=MEMORY")
+    conn.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer thread does it
 
 
 def _migrate(conn: sqlite3.Connection) -> int:
@@ -81,15 +90,24 @@ def _migrate(conn: sqlite3.Connection) -> int:
 class Database:
     """Owns the SQLite file: one writer thread (group commit) and one async reader."""
 
-    def __init__(self, path: str, *, synchronous: str = "NORMAL") -> None:
+    def __init__(
+        self,
+        path: str,
+        *,
+        synchronous: str = "NORMAL",
+        checkpoint_interval: float = CHECKPOINT_INTERVAL,
+    ) -> None:
         if synchronous.upper() not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError(f"unknown synchronous mode {synchronous!r}")
         self.path = path
         self.synchronous = synchronous.upper()
+        self.checkpoint_interval = checkpoint_interval
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._reader: aiosqlite.Connection | None = None
+        self._checkpointer: threading.Thread | None = None
+        self._stop_checkpoints = threading.Event()
         self.batches = 0  # statistics, read by the benchmark
         self.units = 0
 
@@ -103,12 +121,21 @@ class Database:
         self._thread.start()
         version = await ready
         log.info("database %s at schema version %d", self.path, version)
+        self._stop_checkpoints.clear()
+        self._checkpointer = threading.Thread(
+            target=self._run_checkpoints, name="sqlite-checkpoint", daemon=True
+        )
+        self._checkpointer.start()
         self._reader = await aiosqlite.connect(self.path)
         await self._reader.execute("PRAGMA query_only=ON")
         await self._reader.execute("PRAGMA busy_timeout=5000")
 
     async def close(self) -> None:
-        """Finish every queued write, then close both connections."""
+        """Finish every queued write, then close the connections."""
+        if self._checkpointer is not None:
+            self._stop_checkpoints.set()
+            await asyncio.to_thread(self._checkpointer.join)
+            self._checkpointer = None
         if self._thread is not None:
             self._queue.put(_STOP)
             await asyncio.to_thread(self._thread.join)
@@ -116,6 +143,23 @@ class Database:
         if self._reader is not None:
             await self._reader.close()
             self._reader = None
+
+    def _run_checkpoints(self) -> None:
+        """Passive WAL checkpoints from a connection of their own, until close()."""
+        try:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error:
+            log.exception("checkpoint connection failed; the WAL grows until restart")
+            return
+        try:
+            conn.execute("PRAGMA busy_timeout=5000")
+            while not self._stop_checkpoints.wait(self.checkpoint_interval):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error as exc:  # busy, or the disk: try again next time
+                    log.debug("wal checkpoint skipped: %s", exc)
+        finally:
+            conn.close()
 
     # -- writes -----------------------------------------------------------------------------
 

@@ -184,3 +184,39 @@ def test_an_unknown_synchronous_mode_is_refused(tmp_path: Path) -> None:
     """A synchronous mode SQLite does not know is refused with ValueError."""
     with pytest.raises(ValueError, match="synchronous"):
         Database(str(tmp_path / "x.sqlite3"), synchronous="SOMETIMES")
+
+
+def _blobs(conn: sqlite3.Connection, round_: int) -> None:
+    conn.execute("CREATE TABLE IF NOT EXISTS b (x INTEGER PRIMARY KEY, data BLOB)")
+    conn.executemany(
+        "INSERT INTO b (x, data) VALUES (?, randomblob(2000))",
+        [(round_ * 1000 + i,) for i in range(100)],
+    )
+
+
+async def _wal_growth(path: Path, interval: float) -> tuple[int, int]:
+    """Six rounds of 200 KB of writes with a pause of three checkpoint intervals between;
+    the WAL file's size after the first round and after the last."""
+    db = Database(str(path), checkpoint_interval=interval)
+    await db.open()
+    wal = path.parent / (path.name + "-wal")
+    try:
+        (auto,) = await db.write(lambda conn: conn.execute("PRAGMA wal_autocheckpoint").fetchone())
+        assert auto == 0  # commits never checkpoint
+        sizes = []
+        for round_ in range(6):
+            await db.write(_blobs, round_)
+            await asyncio.sleep(0.15)
+            sizes.append(wal.stat().st_size)
+        return sizes[0], sizes[-1]
+    finally:
+        await db.close()
+
+
+async def test_the_wal_is_checkpointed_beside_the_writer(tmp_path: Path) -> None:
+    """The checkpointer's own connection copies the WAL back between rounds of writes, so the
+    log is reused instead of growing with every commit, as it does with no checkpoint."""
+    first, last = await _wal_growth(tmp_path / "a.sqlite3", 0.05)
+    assert last <= first * 1.5, (first, last)
+    first, last = await _wal_growth(tmp_path / "b.sqlite3", 3600)  # no checkpoint in time
+    assert last > first * 3, (first, last)
