@@ -53,7 +53,6 @@ class Head(msgspec.Struct, frozen=True):
     usersig: Annotated[str, msgspec.Meta(max_length=8192)] = ""
     a2: Annotated[str, msgspec.Meta(max_length=1024)] = ""
     tinyid: Annotated[str, msgspec.Meta(max_length=32)] = ""
-    status_instid: Annotated[int, msgspec.Meta(ge=0, le=2**53)] = 0
 
 
 class Frame(msgspec.Struct, frozen=True):

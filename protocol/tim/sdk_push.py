@@ -15,15 +15,7 @@ from typing import Any, Final
 import msgspec
 
 from protocol.tim.elements import MsgBody
-from protocol.tim.sdk import PUSH_CMD, ReplyHead
-
-_encoder = msgspec.json.Encoder()
-
-
-class _Downlink(msgspec.Struct):
-    head: ReplyHead
-    body: Any
-
+from protocol.tim.sdk import PUSH_CMD, encode_reply
 
 # Each EventArray item is routed by the key it carries; Event 5 (group tips) and 16 (C2C
 # receipt) matter to the SDK, the others are this server's placeholders (the SDK ignores them).
@@ -169,7 +161,7 @@ class C2CNotifyEvent(msgspec.Struct):
 
 def encode_push(seq: int, events: list[msgspec.Struct]) -> bytes:
     """A ``msg_push`` carrying ``EventArray`` items (the SDK routes each by the key it holds)."""
-    return _encoder.encode(_Downlink(ReplyHead(PUSH_CMD, seq), PushBody(EventArray=events)))
+    return encode_reply(PUSH_CMD, seq, PushBody(EventArray=events))
 
 
 class PushBody(msgspec.Struct):

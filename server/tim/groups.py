@@ -137,8 +137,8 @@ def _sdk_group(j: JoinedGroup) -> dict[str, Any]:
 
 async def sdk_get_joined_group_list(c: Caller, body: S.GetJoinedGroupList) -> dict[str, Any]:
     """``getGroupList`` (and at login): the caller's live groups, ``Limit`` at a time."""
-    joined = [j for j in (await c.core.sync.joined(c.sdkappid, c.user)).values()]
-    groups = [j for j in joined if isinstance(j, JoinedGroup)]
+    found = await c.core.sync.joined(c.sdkappid, c.user)
+    groups = [j for j in found.values() if isinstance(j, JoinedGroup)]
     limit = body.Limit or len(groups) or 1
     page = groups[body.Offset : body.Offset + limit]
     return {

@@ -39,27 +39,33 @@ class SdkPush:
         self.fanout = fanout
         self._seq = itertools.count(1)
 
+    def _online(self, app: int, users: Iterable[str]) -> list[str]:
+        return [u for u in users if self.fanout.sessions(app, u)]
+
     def _push(
         self,
         app: int,
-        users: Iterable[str],
+        users: list[str],
         events: list[msgspec.Struct],
         *,
         skip: PushSession | None = None,
     ) -> None:
-        online = [u for u in users if self.fanout.sessions(app, u)]
-        if online:
-            self.fanout.push(app, online, P.encode_push(next(self._seq), events), skip=skip)
+        """Offer one frame to the SDK sockets of ``users`` (who are online: see _online)."""
+        if users:
+            self.fanout.push(app, users, P.encode_push(next(self._seq), events), skip=skip)
 
     def message_sent(self, message: Message, recipients: Sequence[str]) -> None:
+        others = self._online(message.app, (u for u in recipients if u != message.sender))
+        sender = self._online(message.app, [message.sender])
+        if not others and not sender:  # nobody is on the SDK: build nothing (a send's hot path)
+            return
         event: msgspec.Struct
         if message.kind is ConvKind.C2C:
             event = P.C2CMsgEvent(P.EVENT_C2C_MSG, [sdk_c2c_item(message)])
         else:
             event = P.GroupMsgEvent(P.EVENT_GROUP_MSG, [sdk_group_item(message)])
-        others = [u for u in recipients if u != message.sender]
         self._push(message.app, others, [event])
-        self._push(message.app, [message.sender], [event], skip=sending_session.get())
+        self._push(message.app, sender, [event], skip=sending_session.get())
 
     def receipts_changed(self, app: int, reader: str, counts: Sequence[ReceiptCount]) -> None:
         for sender, items in group_by_sender(counts).items():
@@ -94,6 +100,9 @@ class SdkPush:
             self._push(app, [sender], [event])
 
     def c2c_read(self, app: int, reader: str, peer: str, read_ms: int) -> None:
+        peer_online, reader_online = self._online(app, [peer]), self._online(app, [reader])
+        if not peer_online and not reader_online:
+            return
         t = time_s(read_ms)
         to_peer = P.C2CNotifyEvent(
             P.EVENT_C2C_NOTIFY,
@@ -106,12 +115,12 @@ class SdkPush:
                 )
             ],
         )
-        self._push(app, [peer], [to_peer])
+        self._push(app, peer_online, [to_peer])
         to_reader = P.C2CNotifyEvent(
             P.EVENT_C2C_NOTIFY,
             [P.C2CReadSync(P.C2CReadSyncInfo([P.PeerReadTime(From_Account=peer, LastReadTime=t)]))],
         )
-        self._push(app, [reader], [to_reader], skip=sending_session.get())
+        self._push(app, reader_online, [to_reader], skip=sending_session.get())
 
     def events_appended(self, app: int) -> None:
         pass

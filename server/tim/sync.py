@@ -66,7 +66,7 @@ async def sdk_getmsg(c: Caller, body: S.GetMsg) -> dict[str, Any]:
     )
 
 
-def _session_item(c: Caller, v: ConversationView) -> dict[str, Any]:
+def _session_item(v: ConversationView) -> dict[str, Any]:
     last = v.last
     item: dict[str, Any] = {"UnreadMsgCount": v.unread}
     if last is not None:
@@ -104,7 +104,7 @@ async def sdk_page_get(c: Caller, body: S.PageGet) -> dict[str, Any]:
     end = body.StartIndex + len(page)
     complete = end >= len(views)
     return _ok(
-        SessionItem=[_session_item(c, v) for v in page],
+        SessionItem=[_session_item(v) for v in page],
         CompleteFlag=int(complete),
         TimeStamp=0,
         StartIndex=0 if complete else end,

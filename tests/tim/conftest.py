@@ -158,19 +158,22 @@ class RawWs:
         return self.ws.close_code
 
 
+async def small_window_socket(srv: Running, rcvbuf: int) -> socket.socket:
+    """A TCP connection to the server with a tiny receive buffer (set before connecting, so it
+    is the window): a client on it that stops reading backs up the server quickly."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    sock.setblocking(False)
+    host, port = srv.base_url.removeprefix("http://").split(":")
+    await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+    return sock
+
+
 @contextlib.asynccontextmanager
 async def raw_ws(srv: Running, *, rcvbuf: int | None = None) -> AsyncIterator[RawWs]:
     """Open a raw connection; ``rcvbuf`` shrinks the client's socket receive buffer (to make a
     client that stops reading back up quickly)."""
-    sock = None
-    if rcvbuf is not None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(
-            socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf
-        )  # before connect: sets the window
-        sock.setblocking(False)
-        host, port = srv.base_url.removeprefix("http://").split(":")
-        await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+    sock = None if rcvbuf is None else await small_window_socket(srv, rcvbuf)
     ws = await connect(srv.ws_url, sock=sock, compression=None, max_queue=1, max_size=1 << 20)
     try:
         yield RawWs(ws)

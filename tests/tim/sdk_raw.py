@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import itertools
 import json
-import socket
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,7 +14,7 @@ import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
 from tests.harness import SDKAPPID, Running
-from tests.tim.conftest import tencent_sig
+from tests.tim.conftest import small_window_socket, tencent_sig
 
 PUSH = "im_open_push.msg_push"
 
@@ -108,13 +107,7 @@ async def raw_sdk(
     """A socket on ``/tim/sdk/binfo`` (or ``/info``, or ``path``); ``rcvbuf`` shrinks its
     receive buffer, to make a client that stops reading back up quickly."""
     url = f"{srv.sdk_url}/{path or ('binfo' if binary else 'info')}?sdkappid={SDKAPPID}&platform=7"
-    sock = None
-    if rcvbuf is not None:
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
-        sock.setblocking(False)
-        host, port = srv.base_url.removeprefix("http://").split(":")
-        await asyncio.get_running_loop().sock_connect(sock, (host, int(port)))
+    sock = None if rcvbuf is None else await small_window_socket(srv, rcvbuf)
     # a client that is to stop reading buffers nothing; others keep the default queue (a full
     # one would stall the closing handshake behind pushes nobody read)
     queue = 1 if rcvbuf is not None else 16
