@@ -26,6 +26,7 @@ import msgspec
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
+from protocol import codec
 from protocol.tim import elements as el
 from protocol.tim import usersig as sig
 from protocol.tim import ws as W
@@ -39,7 +40,7 @@ MessageRef = W.V2TIMMessage | str  # a message or its msgID
 READ = 0
 UNREAD = 1
 
-_response_decoder = msgspec.json.Decoder(dict[str, Any])
+_response_decoder = codec.Decoder(dict[str, Any])
 
 
 class TimClientError(Exception):

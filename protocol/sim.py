@@ -9,7 +9,7 @@ or 404, ``code`` being one of the numbers below.
 
 from __future__ import annotations
 
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
 import msgspec
 
@@ -44,6 +44,9 @@ __all__ = [
 
 DEFAULT_WORKSPACE: Final = 1400000000
 """The workspace (TIM SDKAppID) a body without ``workspace`` acts in."""
+
+Workspace = Annotated[int, msgspec.Meta(ge=0, le=4294967295)]
+"""A TIM SDKAppID: an unsigned 32-bit number."""
 
 # -- error codes (HTTP 400 unless marked 404) ---------------------------------------------------
 BAD_REQUEST: Final = 40000
@@ -92,7 +95,7 @@ class SendRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_
     a TIM msgID)."""
 
     sender: str
-    workspace: int = DEFAULT_WORKSPACE
+    workspace: Workspace = DEFAULT_WORKSPACE
     to_user: str | None = None
     chat_id: str | None = None
     group_id: str | None = None
@@ -130,7 +133,7 @@ class ReadRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_
     (default: everything up to now)."""
 
     user: str
-    workspace: int = DEFAULT_WORKSPACE
+    workspace: Workspace = DEFAULT_WORKSPACE
     peer: str | None = None
     chat_id: str | None = None
     group_id: str | None = None
@@ -157,7 +160,7 @@ class ReactRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     user: str
     message_id: str
     emoji_type: str
-    workspace: int = DEFAULT_WORKSPACE
+    workspace: Workspace = DEFAULT_WORKSPACE
 
 
 class ReactResult(msgspec.Struct, frozen=True):
@@ -170,7 +173,7 @@ class UnreactRequest(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     user: str
     message_id: str
     reaction_id: str
-    workspace: int = DEFAULT_WORKSPACE
+    workspace: Workspace = DEFAULT_WORKSPACE
 
 
 class ErrorBody(msgspec.Struct, frozen=True):

@@ -31,6 +31,8 @@ from typing import Final, NamedTuple
 
 import msgspec
 
+from protocol import codec
+
 __all__ = [
     "HEADER_BIZ_RT",
     "HEADER_MESSAGE_ID",
@@ -426,7 +428,7 @@ class _AckPayload(msgspec.Struct):
     code: int | None = None
 
 
-_ACK_DECODER: Final = msgspec.json.Decoder(_AckPayload)
+_ACK_DECODER: Final = codec.Decoder(_AckPayload)
 
 
 def ack_code(frame: Frame) -> int | None:

@@ -18,6 +18,8 @@ from typing import Final
 
 import msgspec
 
+from protocol import codec
+
 __all__ = [
     "CODE_INTERNAL_ERROR",
     "CODE_OK",
@@ -83,7 +85,7 @@ class Endpoint(msgspec.Struct, frozen=True):
 
 
 _encoder: Final = msgspec.json.Encoder()
-_request_decoder: Final = msgspec.json.Decoder(EndpointRequest)
+_request_decoder: Final = codec.Decoder(EndpointRequest)
 
 
 def decode_endpoint_request(body: bytes) -> EndpointRequest:

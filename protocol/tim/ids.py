@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-_MSG_ID = re.compile(r"([1-9][0-9]{0,18})-([0-9]{1,12})-([0-9]{1,10})")
-_MSG_KEY = re.compile(r"([0-9]{1,19})_([0-9]{1,10})_([0-9]{1,12})")
+# 18 digits at most for numbers that become SQLite integers (at most 2**63 - 1, 19 digits).
+_MSG_ID = re.compile(r"([1-9][0-9]{0,17})-([0-9]{1,12})-([0-9]{1,10})")
+_MSG_KEY = re.compile(r"([0-9]{1,18})_([0-9]{1,10})_([0-9]{1,12})")
 
 
 class MsgIdParts(NamedTuple):
@@ -43,3 +44,13 @@ def format_msg_key(seq: int, random: int, time_s: int) -> str:
 def parse_msg_key(text: str) -> MsgKeyParts | None:
     m = _MSG_KEY.fullmatch(text)
     return MsgKeyParts(int(m[1]), int(m[2]), int(m[3])) if m else None
+
+
+def parse_number(text: str, max_digits: int = 18) -> int | None:
+    """``text`` as an int when it is 1 to ``max_digits`` ASCII digits, else None.
+
+    Not ``str.isdigit()``: that also admits ``²`` (which ``int`` refuses) and Arabic-Indic
+    digits (which ``int`` reads). 18 digits always fit an SQLite integer."""
+    if 0 < len(text) <= max_digits and text.isascii() and text.isdigit():
+        return int(text)
+    return None

@@ -17,7 +17,14 @@ from protocol.tim.elements import MsgBody
 Account = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 Flag = Annotated[int, msgspec.Meta(ge=0, le=1)]
 UInt32 = Annotated[int, msgspec.Meta(ge=0, le=4294967295)]
-Seq = Annotated[int, msgspec.Meta(ge=1, le=2**63 - 1)]
+MAX_SEQ = 2**53 - 1
+"""The largest seq a request may name: JavaScript's largest exact integer, which TIM's own web
+SDK can hold, and far inside SQLite's 2**63 - 1 even after the arithmetic handlers do."""
+Seq = Annotated[int, msgspec.Meta(ge=1, le=MAX_SEQ)]
+SeqOrZero = Annotated[int, msgspec.Meta(ge=0, le=MAX_SEQ)]
+Seconds = Annotated[int, msgspec.Meta(ge=0, le=253402300799)]
+"""A Unix time in seconds, at most 9999-12-31T23:59:59Z (so any ``MaxTime`` "far in the future"
+works, and its milliseconds still fit SQLite)."""
 GroupIdStr = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 
 
@@ -103,7 +110,7 @@ class DestroyGroup(Request, frozen=True):
 class GetGroupMemberInfo(Request, frozen=True):
     GroupId: GroupIdStr
     Limit: Annotated[int, msgspec.Meta(ge=0, le=6000)] = 0
-    Offset: Annotated[int, msgspec.Meta(ge=0)] = 0
+    Offset: SeqOrZero = 0
 
 
 class MemberOut(msgspec.Struct):
@@ -140,7 +147,7 @@ class SendGroupMsgResponse(Envelope):
 class GroupMsgGetSimple(Request, frozen=True):
     GroupId: GroupIdStr
     ReqMsgNumber: Annotated[int, msgspec.Meta(ge=1, le=20)]
-    ReqMsgSeq: Annotated[int, msgspec.Meta(ge=0)] = 0
+    ReqMsgSeq: SeqOrZero = 0
 
 
 class GroupMsgOut(msgspec.Struct):
@@ -185,7 +192,7 @@ class GetGroupMsgReceiptDetail(Request, frozen=True):
     MsgSeq: Seq
     Filter: Flag = 0
     Cursor: Annotated[str, msgspec.Meta(max_length=32)] = ""
-    Count: Annotated[int, msgspec.Meta(ge=0)] = 100
+    Count: UInt32 = 100
 
 
 class ReadAccount(msgspec.Struct):
@@ -247,8 +254,8 @@ class AdminGetRoamMsg(Request, frozen=True):
     Operator_Account: Account
     Peer_Account: Account
     MaxCnt: Annotated[int, msgspec.Meta(ge=1, le=100)]
-    MinTime: Annotated[int, msgspec.Meta(ge=0)]
-    MaxTime: Annotated[int, msgspec.Meta(ge=0)]
+    MinTime: Seconds
+    MaxTime: Seconds
     LastMsgKey: str = ""
 
 
@@ -289,7 +296,7 @@ class C2CMsgReadReceipt(Request, frozen=True):
 class AdminSetMsgRead(Request, frozen=True):
     Report_Account: Account
     Peer_Account: Account
-    MsgReadTime: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    MsgReadTime: Seconds | None = None
 
 
 class GetC2CUnreadMsgNum(Request, frozen=True):

@@ -20,13 +20,12 @@ from typing import Annotated, Any, Final
 
 import msgspec
 
+from protocol import codec
 from protocol.tim.elements import MsgBody
-from protocol.tim.rest import Envelope
+from protocol.tim.rest import Envelope, Seq, SeqOrZero, UInt32
 
 Account = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
 GroupIdStr = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
-UInt32 = Annotated[int, msgspec.Meta(ge=0, le=4294967295)]
-Seq = Annotated[int, msgspec.Meta(ge=1, le=2**53)]
 Count = Annotated[int, msgspec.Meta(ge=-(2**31), le=2**31)]
 # A time in seconds: the SDK's clock may be off (or 0 before wslogin answered), never absurd.
 Seconds = Annotated[int, msgspec.Meta(ge=0, le=2**33)]
@@ -71,16 +70,16 @@ class _Peek(msgspec.Struct):
     head: _Address | None = None
 
 
-_frame_decoder = msgspec.json.Decoder(Frame)
-_peek_decoder = msgspec.json.Decoder(_Peek)
+_frame_decoder = codec.Decoder(Frame)
+_peek_decoder = codec.Decoder(_Peek)
 _encoder = msgspec.json.Encoder()
 
 
 def decode_frame(data: str | bytes) -> Frame:
     """The envelope and head of one uplink frame.
 
-    Raises msgspec.DecodeError (not JSON), msgspec.ValidationError (not a frame), or
-    RecursionError (nested too deep to decode)."""
+    Raises msgspec.DecodeError (not JSON, or nested too deep) or msgspec.ValidationError (not
+    a frame)."""
     return _frame_decoder.decode(data)
 
 
@@ -89,7 +88,7 @@ def peek_address(data: str | bytes) -> tuple[str, int]:
     error; ``("", 0)`` when there is none. Never raises."""
     try:
         peek = _peek_decoder.decode(data)
-    except (msgspec.DecodeError, RecursionError):  # e.g. a body nested too deep to decode
+    except msgspec.DecodeError:  # e.g. a body nested too deep to decode
         return _scan_address(data)
     head = peek.head
     if head is None:
@@ -113,9 +112,9 @@ def _scan_address(data: str | bytes) -> tuple[str, int]:
 def decode_body(frame: Frame, body_type: type[Any]) -> Any:
     """The frame's body as ``body_type``; an empty body is ``{}``.
 
-    Raises msgspec.DecodeError, msgspec.ValidationError or RecursionError."""
+    Raises msgspec.DecodeError or msgspec.ValidationError."""
     raw = bytes(frame.body) or b"{}"
-    return msgspec.json.decode(raw, type=body_type)
+    return codec.decode(raw, body_type)
 
 
 class ReplyHead(msgspec.Struct):
@@ -147,7 +146,7 @@ class Empty(msgspec.Struct):
 
 class WsLogin(msgspec.Struct, frozen=True):
     State: str = "Online"
-    InstType: int = 0
+    InstType: Count = 0
     CustomInfo: Annotated[str, msgspec.Meta(max_length=4096)] = ""
 
 
@@ -231,7 +230,7 @@ class GetGroupMsgReceiptDetail(msgspec.Struct, frozen=True):
     MsgSeq: Seq
     Flag: Count = 0
     Num: Count = 0
-    Cursor: Annotated[str, msgspec.Meta(max_length=32)] | Annotated[int, msgspec.Meta(ge=0)] = ""
+    Cursor: Annotated[str, msgspec.Meta(max_length=32)] | SeqOrZero = ""
 
 
 class C2CMsgInfo(msgspec.Struct, frozen=True):
@@ -258,7 +257,7 @@ class C2CMsgReadReceipt(msgspec.Struct, frozen=True):
 class C2CMsgReadedItem(msgspec.Struct, frozen=True):
     To_Account: Account  # the peer whose messages were read
     LastedMsgTime: Seconds = 0  # the time of the last message read (0: now)
-    Receipt: int = 0
+    Receipt: Count = 0
 
 
 class C2CMsgReaded(msgspec.Struct, frozen=True):
@@ -308,7 +307,7 @@ class GetGroupSelfMemberInfo(msgspec.Struct, frozen=True):
 
 class GetMsg(msgspec.Struct, frozen=True):
     Cookie: Annotated[str, msgspec.Meta(max_length=1024)] = ""
-    SyncFlag: int = 0
+    SyncFlag: Count = 0
 
 
 class PageGet(msgspec.Struct, frozen=True):
@@ -326,7 +325,7 @@ class GetRoamMsg(msgspec.Struct, frozen=True):
 class GroupMsgGet(msgspec.Struct, frozen=True):
     GroupId: GroupIdStr
     ReqMsgNumber: Annotated[int, msgspec.Meta(ge=0, le=1000)] = 15
-    ReqMsgSeq: Annotated[int, msgspec.Meta(ge=0, le=2**53)] | None = None
+    ReqMsgSeq: SeqOrZero | None = None
 
 
 class UserItem(msgspec.Struct, frozen=True):

@@ -28,6 +28,8 @@ from typing import Annotated, Final
 
 import msgspec
 
+from protocol import codec
+
 _PREFIX: Final = "a2."
 _TAG: Final = b"imreceipts.a2.v1|"
 _MAC_BYTES: Final = 16
@@ -60,7 +62,7 @@ class A2:
 
 
 _Int = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
-_payload_decoder = msgspec.json.Decoder(tuple[_Int, str, _Int, _Int])
+_payload_decoder = codec.Decoder(tuple[_Int, str, _Int, _Int])
 
 
 def _b64(raw: bytes) -> str:
@@ -95,7 +97,7 @@ def peek_a2(text: str) -> A2:
     payload = text[len(_PREFIX) :].split(".", 1)[0]
     try:
         sdkappid, user, issued, expires = _payload_decoder.decode(_unb64(payload))
-    except (ValueError, binascii.Error, msgspec.DecodeError, RecursionError):
+    except (ValueError, binascii.Error, msgspec.DecodeError):
         raise TicketError("the a2 is not an A2Key issued by this server") from None
     return A2(sdkappid, user, issued, expires)
 

@@ -32,6 +32,8 @@ from typing import Annotated, Final
 
 import msgspec
 
+from protocol import codec
+
 __all__ = [
     "BAD_SIGNATURE",
     "EXPIRED",
@@ -115,7 +117,7 @@ class _Wire(msgspec.Struct, frozen=True):
     userbuf: str | None = msgspec.field(name="TLS.userbuf", default=None)
 
 
-_WIRE_DECODER: Final = msgspec.json.Decoder(_Wire)
+_WIRE_DECODER: Final = codec.Decoder(_Wire)
 
 
 def _b64decode_canonical(text: str) -> bytes:
@@ -237,7 +239,7 @@ def decode_usersig(usersig: str) -> UserSigDoc:
     raw = _inflate(compressed)
     try:
         wire = _WIRE_DECODER.decode(raw)
-    except (msgspec.DecodeError, ValueError, RecursionError) as exc:
+    except (msgspec.DecodeError, ValueError) as exc:
         # ValueError: msgspec raises UnicodeDecodeError for invalid UTF-8 inside a string.
         raise _malformed(f"bad JSON document ({exc})") from None
     userbuf: bytes | None = None

@@ -13,7 +13,9 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from protocol import codec
 from protocol.tim.elements import MsgBody
+from protocol.tim.rest import Seconds, SeqOrZero, UInt32
 
 ReqId = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
 UserID = Annotated[str, msgspec.Meta(min_length=1, max_length=64)]
@@ -29,7 +31,7 @@ class Request(msgspec.Struct, frozen=True, kw_only=True, tag_field="cmd"):
 class Login(Request, frozen=True, tag="login"):
     """Authenticate this connection. Must be the first request."""
 
-    sdkAppID: Annotated[int, msgspec.Meta(ge=0)]
+    sdkAppID: UInt32
     userID: UserID
     userSig: Annotated[str, msgspec.Meta(min_length=1, max_length=8192)]
 
@@ -64,8 +66,8 @@ class GetMessageReadReceipts(Request, frozen=True, tag="getMessageReadReceipts")
 class GetGroupMessageReadMemberList(Request, frozen=True, tag="getGroupMessageReadMemberList"):
     msgID: MsgID
     filter: Annotated[int, msgspec.Meta(ge=0, le=1)] = 0
-    nextSeq: Annotated[int, msgspec.Meta(ge=0)] = 0
-    count: Annotated[int, msgspec.Meta(ge=0)] = 100  # 0 or > 100 is taken as 100, like the SDK
+    nextSeq: SeqOrZero = 0
+    count: UInt32 = 100  # 0 or > 100 is taken as 100, like the SDK
 
 
 class MarkC2CMessageAsRead(Request, frozen=True, tag="markC2CMessageAsRead"):
@@ -82,8 +84,8 @@ class CleanConversationUnreadMessageCount(
     """``conversationID`` is ``c2c_<userID>`` or ``group_<groupID>``."""
 
     conversationID: Annotated[str, msgspec.Meta(min_length=5, max_length=80)]
-    cleanTimestamp: Annotated[int, msgspec.Meta(ge=0)] = 0
-    cleanSequence: Annotated[int, msgspec.Meta(ge=0)] = 0
+    cleanTimestamp: Seconds = 0
+    cleanSequence: SeqOrZero = 0
 
 
 class GetConversation(Request, frozen=True, tag="getConversation"):
@@ -224,7 +226,7 @@ class KickedOffline(msgspec.Struct):
     reason: str
 
 
-request_decoder: msgspec.json.Decoder[AnyRequest] = msgspec.json.Decoder(AnyRequest)
+request_decoder: codec.Decoder[AnyRequest] = codec.Decoder(AnyRequest)
 encoder = msgspec.json.Encoder()
 
 

@@ -17,6 +17,7 @@ from typing import Final
 
 import msgspec
 
+from protocol import codec
 from protocol.feishu import errors as E
 from protocol.feishu import ids
 from protocol.feishu import rest as R
@@ -29,7 +30,7 @@ from server.feishu.events import Mentioned, message_content
 RECALLED_CONTENT: Final = "This message was recalled"
 
 _AT_TAG = re.compile(r'<at\s+(?:user_id|open_id|id)\s*=\s*"?([^"<>\s]+)"?\s*>')
-_content = msgspec.json.Decoder(dict[str, object])
+_content = codec.Decoder(dict[str, object])
 
 
 def message_number(message_id: str) -> int:

@@ -34,6 +34,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from protocol import codec
 from protocol.feishu import frames as F
 from protocol.feishu import longconn as L
 from server.core.clock import Clock
@@ -282,7 +283,7 @@ class LongConnHub:
             return "the ticket is malformed"
         if not hmac.compare_digest(mac, self._sign(claims_raw)):
             return "the ticket is not valid (get a new URL from /callback/ws/endpoint)"
-        claims = msgspec.json.decode(claims_raw, type=_Claims)
+        claims = codec.decode(claims_raw, _Claims)
         if claims.expires_ms < self.clock.now_ms():
             return "the ticket has expired (get a new URL from /callback/ws/endpoint)"
         if claims.conn_id != device_id:

@@ -21,6 +21,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from protocol import codec
 from protocol.feishu import errors as E
 from protocol.feishu import ids
 from protocol.feishu import rest as R
@@ -91,7 +92,7 @@ APIS: Final = (
     Api("chat_members.delete", CHAT, "DELETE", "/chats/{chat_id}/members", chats.remove_members, R.MembersParams, R.MembersBody),
 )  # fmt: skip
 
-_token_body = msgspec.json.Decoder(R.TokenBody)
+_token_body = codec.Decoder(R.TokenBody)
 
 
 def _envelope(exc: FeishuError) -> Response:
@@ -143,7 +144,7 @@ class FeishuRest:
         return endpoint
 
     def _endpoint(self, api: Api) -> Callable[[Request], Awaitable[Response]]:
-        decode_body = msgspec.json.Decoder(api.body) if api.body is not None else None
+        decode_body = codec.Decoder(api.body) if api.body is not None else None
 
         async def endpoint(request: Request) -> Response:
             try:

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import aiohttp
 import msgspec
 
+from protocol import codec
 from protocol.feishu.events import EncryptedBody, UrlVerification, encode
 from protocol.feishu.webhook_crypto import encrypt_event, signed_headers
 from server.core.clock import Clock
@@ -48,7 +49,7 @@ class _Challenge(msgspec.Struct):
     challenge: str = ""
 
 
-_challenge_decoder = msgspec.json.Decoder(_Challenge)
+_challenge_decoder = codec.Decoder(_Challenge)
 
 
 def channel_name(app_id: str) -> str:
@@ -198,7 +199,7 @@ class _Label(msgspec.Struct):
     header: _LabelHeader = msgspec.field(default_factory=_LabelHeader)
 
 
-_label_decoder = msgspec.json.Decoder(_Label)
+_label_decoder = codec.Decoder(_Label)
 
 
 def _label(body: bytes) -> str:

@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 
+from protocol import codec
 from protocol import sim as S
 from protocol.feishu import ids as feishu_ids
 from protocol.tim import ids as tim_ids
@@ -77,7 +78,7 @@ def in_conversation(found: Message, conv_id: int | None, user: str, peer: str | 
     return found.group_id is None and {found.sender, found.receiver} == {user, peer}
 
 
-_content_decoder = msgspec.json.Decoder(dict[str, Any])
+_content_decoder = codec.Decoder(dict[str, Any])
 
 
 def body(req: S.SendRequest) -> tuple[Element, ...]:

@@ -12,6 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from protocol import codec
 from protocol import sim as S
 from server.core.errors import CoreError
 from server.core.service import Core
@@ -36,7 +37,7 @@ def _endpoint(
     body_type: type[Any],
     handler: Callable[[Core, Any], Awaitable[msgspec.Struct]],
 ) -> Callable[[Request], Awaitable[Response]]:
-    decoder = msgspec.json.Decoder(body_type)
+    decoder = codec.Decoder(body_type)
 
     async def endpoint(request: Request) -> Response:
         try:

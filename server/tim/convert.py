@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 
+from protocol import codec
 from protocol.tim import elements as el
 from protocol.tim import ids, tickets
 from protocol.tim import sdk_push as P
@@ -56,7 +57,7 @@ def to_core(body: list[el.MsgElem]) -> tuple[Element, ...]:
     return tuple(out)
 
 
-_elem_decoder = msgspec.json.Decoder(el.MsgElem)
+_elem_decoder = codec.Decoder(el.MsgElem)
 
 
 def from_core(body: tuple[Element, ...]) -> list[el.MsgElem]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from protocol.tim import errors as E
+from protocol.tim import ids
 from protocol.tim import rest as R
 from protocol.tim import sdk as S
 from protocol.tim import ws as W
@@ -86,9 +87,12 @@ def seq_receipts(rows: list[SeqReceipt]) -> list[R.GroupMsgReceipt]:
 
 def cursor_of(text: str) -> int:
     """A receipt-detail ``Cursor`` this server returned ("" first)."""
-    if text and not text.isdigit():
+    if not text:
+        return 0
+    cursor = ids.parse_number(text)
+    if cursor is None:
         raise CoreError(Reason.INVALID, f"Cursor {text!r} was not returned by this server")
-    return int(text or 0)
+    return cursor
 
 
 def detail_page(

@@ -15,7 +15,9 @@ import msgspec
 from starlette.requests import Request
 from starlette.responses import Response
 
+from protocol import codec
 from protocol.tim import errors as E
+from protocol.tim import ids
 from protocol.tim import rest as R
 from server.core.errors import CoreError
 from server.core.service import Core
@@ -51,7 +53,7 @@ assert set(HANDLERS) == set(R.REQUESTS), "every REST body type needs a handler"
 SERVICES = {service for service, _ in HANDLERS}
 
 _encoder = msgspec.json.Encoder()
-_decoders = {key: msgspec.json.Decoder(t) for key, t in R.REQUESTS.items()}
+_decoders = {key: codec.Decoder(t) for key, t in R.REQUESTS.items()}
 
 
 def envelope(code: int, info: str) -> Response:
@@ -97,7 +99,8 @@ class TimRest:
         sdkappid_text = q.get("sdkappid")
         if not sdkappid_text:
             raise TimError(60012, "the URL needs sdkappid")
-        if not sdkappid_text.isdigit() or len(sdkappid_text) > 10:
+        sdkappid = ids.parse_number(sdkappid_text, max_digits=10)
+        if sdkappid is None:
             raise TimError(E.REST_URL_ERROR, f"sdkappid {sdkappid_text!r} is not a number")
         identifier, sig = q.get("identifier"), q.get("usersig")
         if not identifier or not sig:
@@ -107,7 +110,7 @@ class TimRest:
             raise TimError(
                 E.REST_URL_ERROR, f"contenttype {contenttype!r} is not supported; use json"
             )
-        app = self.apps.verify(int(sdkappid_text), identifier, sig)
+        app = self.apps.verify(sdkappid, identifier, sig)
         if identifier != app.admin:
             raise TimError(
                 ADMIN_REQUIRED.get(service, E.REST_ADMIN_REQUIRED),

@@ -126,13 +126,13 @@ class _Connection:
             return
         try:
             frame = S.decode_frame(raw)
-        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
+        except msgspec.DecodeError as exc:  # ValidationError included
             cmd, seq = S.peek_address(raw)
             if isinstance(exc, msgspec.ValidationError):
                 info = f"not a request frame (need {{head: {{servcmd, seq, ...}}, body}}): {exc}"
                 code = E.INVALID_PARAMETER
             else:
-                info = f"frame is not valid JSON: {exc or 'nested too deep'}"
+                info = f"frame is not valid JSON: {exc}"
                 code = JSON_ERROR.get(cmd.partition(".")[0], E.REST_JSON_ERROR)
             await self._error(cmd, seq, code, info)
             return
@@ -277,8 +277,8 @@ def _decode_body(frame: S.Frame, body_type: type[Any]) -> Any:
         return S.decode_body(frame, body_type)
     except msgspec.ValidationError as exc:
         raise TimError(shape_code_of(service, str(exc)), f"invalid body: {exc}") from None
-    except (msgspec.DecodeError, RecursionError) as exc:
+    except msgspec.DecodeError as exc:
         raise TimError(
             JSON_ERROR.get(service, E.REST_JSON_ERROR),
-            f"body is not valid JSON: {exc or 'nested too deep'}",
+            f"body is not valid JSON: {exc}",
         ) from None

@@ -19,6 +19,7 @@ import msgspec
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
+from protocol import codec
 from protocol.tim import errors as E
 from protocol.tim import ws as W
 from server.core.errors import CoreError
@@ -59,7 +60,7 @@ class _Address(msgspec.Struct):
     reqId: Any = None
 
 
-_address_decoder = msgspec.json.Decoder(_Address)
+_address_decoder = codec.Decoder(_Address)
 
 
 def _peek(raw: str | bytes) -> tuple[str, int]:

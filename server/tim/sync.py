@@ -43,9 +43,10 @@ def _cookie(text: str) -> int | None:
     """The position a getmsg ``Cookie`` stands for (None: a first sync)."""
     if not text:
         return None
-    if not (text.isascii() and text.isdigit() and len(text) <= 18):
+    position = ids.parse_number(text)
+    if position is None:
         raise CoreError(Reason.INVALID, f"Cookie {text!r} was not returned by this server")
-    return int(text)
+    return position
 
 
 async def sdk_getmsg(c: Caller, body: S.GetMsg) -> dict[str, Any]:

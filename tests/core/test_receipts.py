@@ -413,9 +413,7 @@ async def test_an_app_without_flagship_keeps_no_receipts(core: Core, recorder: R
     await _delivered_without_state(
         core, recorder, APP_BASIC, GroupType.WORK, Reason.RECEIPT_NOT_FLAGSHIP
     )
-    await refused(
-        Reason.RECEIPT_NOT_FLAGSHIP, core.receipts.group_counts(APP_BASIC, "g", [1])
-    )
+    await refused(Reason.RECEIPT_NOT_FLAGSHIP, core.receipts.group_counts(APP_BASIC, "g", [1]))
     c2c = (await send_c2c(core, "s", "r1", app=APP_BASIC)).message
     assert c2c.receipt_code == Reason.RECEIPT_NOT_FLAGSHIP.value
     await refused(Reason.RECEIPT_NOT_FLAGSHIP, core.receipts.send_ids(APP_BASIC, "r1", [c2c.id]))

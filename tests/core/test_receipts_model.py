@@ -124,7 +124,9 @@ async def _step(core: Core, clock: FakeClock, model: Model, step: Step) -> None:
 async def _check(core: Core, recorder: Recorder, model: Model) -> None:
     with_state = [m for m in model.messages if m.need_receipt]
     if with_state:
-        counts = await core.receipts.counts_ids(APP, "admin", [m.id for m in with_state], as_admin=True)
+        counts = await core.receipts.counts_ids(
+            APP, "admin", [m.id for m in with_state], as_admin=True
+        )
         assert [(c.read, c.unread) for c in counts] == [
             (len(m.read), len(m.receivers) - len(m.read)) for m in with_state
         ]

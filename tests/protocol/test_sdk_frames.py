@@ -25,8 +25,9 @@ json_values = st.recursive(
     | st.integers(min_value=-(2**70), max_value=2**70)
     | st.floats(allow_nan=False)
     | st.text(max_size=20),
-    lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=10), children, max_size=4),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4)
+    ),
     max_leaves=20,
 )
 heads = st.fixed_dictionaries(
@@ -79,7 +80,12 @@ def test_any_json_frame_decodes_or_is_refused_and_so_does_its_body(
 
 def test_deep_nesting_is_refused_and_still_addressed() -> None:
     """A body nested thousands deep is refused (no crash), and its servcmd and seq are found."""
-    raw = '{"head": {"servcmd": "openim.sendmsg", "seq": 9}, "body": ' + "[" * 20000 + "]" * 20000 + "}"
+    raw = (
+        '{"head": {"servcmd": "openim.sendmsg", "seq": 9}, "body": '
+        + "[" * 20000
+        + "]" * 20000
+        + "}"
+    )
     with pytest.raises(REFUSALS):
         frame = S.decode_frame(raw)
         S.decode_body(frame, S.SendMsg)
@@ -102,7 +108,9 @@ def test_pushes_carry_an_event_array_under_msg_push() -> None:
     push = json.loads(P.encode_push(3, [event]))
     assert push == {
         "head": {"servcmd": "im_open_push.msg_push", "seq": 3},
-        "body": {"EventArray": [{"Event": 16, "UserId": "bob", "PeerReadTime": 5, "C2cMsgInfo": []}]},
+        "body": {
+            "EventArray": [{"Event": 16, "UserId": "bob", "PeerReadTime": 5, "C2cMsgInfo": []}]
+        },
     }
 
 

@@ -50,8 +50,12 @@ class RawSdk:
 
     def head(self, servcmd: str, **extra: Any) -> dict[str, Any]:
         head: dict[str, Any] = {
-            "ver": "v4", "platform": 7, "sdkappid": SDKAPPID, "contenttype": "json",
-            "servcmd": servcmd, "seq": next(self.seq),
+            "ver": "v4",
+            "platform": 7,
+            "sdkappid": SDKAPPID,
+            "contenttype": "json",
+            "servcmd": servcmd,
+            "seq": next(self.seq),
         }
         if self.a2:
             head.update(a2=self.a2, tinyid=self.tinyid)

@@ -847,8 +847,14 @@ async def test_sendmsg_keeps_the_senders_msgseq(admin: TimRestClient) -> None:
     sent = await admin.call(
         OPENIM,
         "sendmsg",
-        {"From_Account": "alice", "To_Account": "bob", "MsgSeq": 777, "MsgRandom": 5,
-         "IsNeedReadReceipt": 1, "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "x"}}]},
+        {
+            "From_Account": "alice",
+            "To_Account": "bob",
+            "MsgSeq": 777,
+            "MsgRandom": 5,
+            "IsNeedReadReceipt": 1,
+            "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": "x"}}],
+        },
     )
     seq, rnd, _ = sent["MsgKey"].split("_")
     assert (seq, rnd) == ("777", "5")
@@ -857,8 +863,13 @@ async def test_sendmsg_keeps_the_senders_msgseq(admin: TimRestClient) -> None:
     await admin.call(
         OPENIM,
         "c2c_msg_read_receipt",
-        {"Operator_Account": "bob", "Peer_Account": "alice",
-         "C2CMsgInfo": [{"From_Account": "alice", "To_Account": "bob", "MsgKey": sent["MsgKey"]}]},
+        {
+            "Operator_Account": "bob",
+            "Peer_Account": "alice",
+            "C2CMsgInfo": [
+                {"From_Account": "alice", "To_Account": "bob", "MsgKey": sent["MsgKey"]}
+            ],
+        },
     )
     (roamed,) = (await roam(admin, "alice", "bob"))["MsgList"]
     assert roamed["IsPeerRead"] == 1
@@ -866,8 +877,13 @@ async def test_sendmsg_keeps_the_senders_msgseq(admin: TimRestClient) -> None:
         await admin.call(
             OPENIM,
             "sendmsg",
-            {"From_Account": "alice", "To_Account": "bob", "MsgSeq": seq, "MsgRandom": seq,
-             "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": str(seq)}}]},
+            {
+                "From_Account": "alice",
+                "To_Account": "bob",
+                "MsgSeq": seq,
+                "MsgRandom": seq,
+                "MsgBody": [{"MsgType": "TIMTextElem", "MsgContent": {"Text": str(seq)}}],
+            },
         )
     seen, req = [], {"MaxCnt": 1}
     for _ in range(5):

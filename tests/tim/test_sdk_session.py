@@ -129,7 +129,9 @@ async def test_bad_frames_get_an_answer_in_the_sdks_envelope_and_change_nothing(
         assert answer["head"] == {"servcmd": "", "seq": 0}
         fails(answer["body"], 60003)
         fails((await raw(s, b"[" * 5000 + b"]" * 5000))["body"], 10004)
-        skipped = b'{"x": ' + b"[" * 5000 + b"]" * 5000 + b', "head": {"servcmd": "heartbeat.alive"}}'
+        skipped = (
+            b'{"x": ' + b"[" * 5000 + b"]" * 5000 + b', "head": {"servcmd": "heartbeat.alive"}}'
+        )
         fails((await raw(s, skipped))["body"], 60003)
         deep = '{"head": {"servcmd": "openim.sendmsg", "seq": 7}, "body": ' + "[" * 5000
         answer = await raw(s, deep + "]" * 5000 + "}")
@@ -163,8 +165,13 @@ async def test_bad_frames_get_an_answer_in_the_sdks_envelope_and_change_nothing(
     roam = await admin.call(
         "openim",
         "admin_getroammsg",
-        {"Operator_Account": "alice", "Peer_Account": "bob", "MaxCnt": 10, "MinTime": 0,
-         "MaxTime": 2**32},
+        {
+            "Operator_Account": "alice",
+            "Peer_Account": "bob",
+            "MaxCnt": 10,
+            "MinTime": 0,
+            "MaxTime": 2**32,
+        },
     )
     assert roam["MsgList"] == []
 
@@ -222,12 +229,18 @@ async def test_one_state_across_the_sdk_tim_ws_rest_and_callbacks(tmp_path: Path
     reaches the /tim/ws sender with the new totals, counts over REST and fires
     Group.CallbackAfterReadReceipt with OptPlatform Web."""
     async with Receiver() as receiver:
-        apps = [AppSettings(sdkappid=SDKAPPID, secret_key=KEY, callback=CallbackSettings(url=receiver.url))]
+        apps = [
+            AppSettings(
+                sdkappid=SDKAPPID, secret_key=KEY, callback=CallbackSettings(url=receiver.url)
+            )
+        ]
         async with running_server(tmp_path / "im.sqlite3", apps=apps) as srv, srv.admin() as admin:
             await users(admin, "alice", "bob", "carol", group="team")
             async with srv.client("alice") as alice, raw_sdk(srv) as bob:
                 await bob.login("bob")
-                sent = await alice.send_group_message("team", "from /tim/ws", need_read_receipt=True)
+                sent = await alice.send_group_message(
+                    "team", "from /tim/ws", need_read_receipt=True
+                )
                 item = (await bob.next_push("GroupMsgArray"))["GroupMsgArray"][0]
                 assert item["TinyId"] == tiny_id(SDKAPPID, "alice")
                 assert (item["MsgSeq"], item["MsgRandom"]) == (sent.seq, sent.random)
@@ -237,9 +250,7 @@ async def test_one_state_across_the_sdk_tim_ws_rest_and_callbacks(tmp_path: Path
                 assert (await bob.call("group_open_http_svc.group_msg_receipt", ack)) == OK
                 (receipt,) = await alice.next_push("onRecvMessageReadReceipts", timeout=5)
                 assert (receipt.msgID, receipt.readCount, receipt.unreadCount) == (sent.msgID, 1, 1)
-                counts = await admin.call(
-                    "group_open_http_svc", "get_group_msg_receipt", ack
-                )
+                counts = await admin.call("group_open_http_svc", "get_group_msg_receipt", ack)
                 assert counts["GroupMsgReceiptList"][0]["ReadNum"] == 1
             await receiver.wait_until(
                 lambda: bool(receiver.of("Group.CallbackAfterReadReceipt")), what="the callback"
@@ -251,7 +262,9 @@ async def test_one_state_across_the_sdk_tim_ws_rest_and_callbacks(tmp_path: Path
             ]
 
 
-async def test_c2c_receipts_from_the_sdk_reach_a_tim_ws_sender(srv: Running, admin: TimRestClient) -> None:
+async def test_c2c_receipts_from_the_sdk_reach_a_tim_ws_sender(
+    srv: Running, admin: TimRestClient
+) -> None:
     """An SDK c2c_msg_read_receipt naming a /tim/ws message by (seq, random, time) reaches its
     sender as isPeerRead; one naming no message of the pair is 20022."""
     await users(admin, "alice", "bob")
@@ -260,8 +273,11 @@ async def test_c2c_receipts_from_the_sdk_reach_a_tim_ws_sender(srv: Running, adm
         sent = await alice.send_c2c_message("bob", "ack me", need_read_receipt=True)
         item = (await bob.next_push("C2cMsgArray"))["C2cMsgArray"][0]
         info = {
-            "From_Account": "alice", "To_Account": "bob", "MsgSeq": item["MsgSeq"],
-            "MsgRandom": item["MsgRandom"], "MsgTime": item["MsgTimeStamp"],
+            "From_Account": "alice",
+            "To_Account": "bob",
+            "MsgSeq": item["MsgSeq"],
+            "MsgRandom": item["MsgRandom"],
+            "MsgTime": item["MsgTimeStamp"],
             "MsgClientTime": item["MsgClientTime"],
         }
         body = {"Peer_Account": "alice", "C2CMsgInfo": [info]}
@@ -309,7 +325,9 @@ async def test_an_sdk_client_that_stops_reading_is_cut_off_alone(tmp_path: Path)
 
 
 @pytest.mark.parametrize("binary", [True, False])
-async def test_pushes_follow_the_frame_type(srv: Running, admin: TimRestClient, binary: bool) -> None:
+async def test_pushes_follow_the_frame_type(
+    srv: Running, admin: TimRestClient, binary: bool
+) -> None:
     """Pushes go out in the frame type of the socket's path, like answers."""
     await users(admin, "alice", "bob")
     async with raw_sdk(srv, binary=binary) as s:
@@ -344,9 +362,29 @@ async def test_any_body_for_any_servcmd_gets_an_envelope_never_an_internal_error
         max_leaves=12,
     )
     keys = st.sampled_from(
-        ["To_Account", "MsgBody", "MsgRandom", "GroupId", "MsgSeqList", "MsgSeq", "Cookie",
-         "C2CMsgInfo", "Peer_Account", "Flag", "Num", "Cursor", "C2CMsgReaded", "UserItem",
-         "GroupIdList", "MaxCnt", "MsgKey", "ReqMsgSeq", "Limit", "Offset", "MsgReadedSeq"]
+        [
+            "To_Account",
+            "MsgBody",
+            "MsgRandom",
+            "GroupId",
+            "MsgSeqList",
+            "MsgSeq",
+            "Cookie",
+            "C2CMsgInfo",
+            "Peer_Account",
+            "Flag",
+            "Num",
+            "Cursor",
+            "C2CMsgReaded",
+            "UserItem",
+            "GroupIdList",
+            "MaxCnt",
+            "MsgKey",
+            "ReqMsgSeq",
+            "Limit",
+            "Offset",
+            "MsgReadedSeq",
+        ]
     ) | st.text(max_size=6)
     bodies = st.dictionaries(keys, values, max_size=5) | values
     cases: list[tuple[str, Any]] = []
@@ -377,7 +415,11 @@ async def test_the_simulation_api_and_c2c_callbacks_see_the_sdk(tmp_path: Path) 
     from clients.sim import SimClient
 
     async with Receiver() as receiver:
-        apps = [AppSettings(sdkappid=SDKAPPID, secret_key=KEY, callback=CallbackSettings(url=receiver.url))]
+        apps = [
+            AppSettings(
+                sdkappid=SDKAPPID, secret_key=KEY, callback=CallbackSettings(url=receiver.url)
+            )
+        ]
         async with (
             running_server(tmp_path / "im.sqlite3", apps=apps) as srv,
             srv.admin() as admin,
@@ -390,7 +432,13 @@ async def test_the_simulation_api_and_c2c_callbacks_see_the_sdk(tmp_path: Path) 
                 await sim.send("alice", to_user="bob", text="from the simulation API")
                 item = (await bob.next_push("C2cMsgArray"))["C2cMsgArray"][0]
                 assert item["MsgBody"] == text_body("from the simulation API")
-                read = {"C2CMsgReaded": {"C2CMsgReadedItem": [{"To_Account": "alice", "LastedMsgTime": item["MsgTimeStamp"]}]}}
+                read = {
+                    "C2CMsgReaded": {
+                        "C2CMsgReadedItem": [
+                            {"To_Account": "alice", "LastedMsgTime": item["MsgTimeStamp"]}
+                        ]
+                    }
+                }
                 assert await bob.call("openim.msgreaded", read) == OK
                 notice = (await alice.next_push("C2cNotifyMsgArray"))["C2cNotifyMsgArray"][0]
                 receipt = notice["C2cReadedReceipt"]
@@ -398,7 +446,16 @@ async def test_the_simulation_api_and_c2c_callbacks_see_the_sdk(tmp_path: Path) 
                 assert receipt["UinPairReadArray"][0]["LastReadTime"] == item["MsgTimeStamp"]
                 times = await alice.call("openim.get_peer_read_time", {"To_Account": ["bob"]})
                 assert times["ReadTime"] == [item["MsgTimeStamp"]]
-                await admin.call("openim", "sendmsg", {"From_Account": "bob", "To_Account": "alice", "MsgRandom": 3, "MsgBody": text_body("hi")})
+                await admin.call(
+                    "openim",
+                    "sendmsg",
+                    {
+                        "From_Account": "bob",
+                        "To_Account": "alice",
+                        "MsgRandom": 3,
+                        "MsgBody": text_body("hi"),
+                    },
+                )
                 await sim.read("alice", peer="bob")
                 notice = (await bob.next_push("C2cNotifyMsgArray"))["C2cNotifyMsgArray"][0]
                 assert notice["C2cReadedReceipt"]["To_Account"] == "alice"
