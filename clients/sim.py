@@ -3,12 +3,12 @@
 ::
 
     async with SimClient("http://127.0.0.1:8080") as sim:
-        sent = await sim.send("alice", to_user="cli_bot", text="hello @bob", mentions=["bob"])
+        sent = await sim.send("alice", to_user="cli_a1b2c3d4e5f60718", text="hello @bob", mentions=["bob"])
         await sim.read("bob", peer="alice")                     # bob reads everything from alice
         reaction = await sim.react("bob", sent.message_id, "THUMBSUP")
         await sim.unreact("bob", sent.message_id, reaction)
-        items, _, _ = await sim.events("cli_bot")                # what the bot receives
-        attempts = await sim.deliveries("cli_bot")              # and each delivery attempt
+        items, _, _ = await sim.events("cli_a1b2c3d4e5f60718")                # what the bot receives
+        attempts = await sim.deliveries("cli_a1b2c3d4e5f60718")              # and each delivery attempt
 
 Each method raises :class:`SimError` (with the answer's ``code``, ``msg`` and HTTP status) when
 the server refuses the request.

@@ -25,7 +25,7 @@ from lark_oapi.api.im.v1 import (
 )
 
 DOMAIN = os.environ.get("FEISHU_DOMAIN", "http://127.0.0.1:8080")  # no trailing slash
-APP_ID = os.environ.get("APP_ID", "cli_demo_bot")
+APP_ID = os.environ.get("APP_ID", "cli_a1b2c3d4e5f60718")
 APP_SECRET = os.environ.get("APP_SECRET", "demo-secret")
 
 client = lark.Client.builder().app_id(APP_ID).app_secret(APP_SECRET).domain(DOMAIN).build()

@@ -14,10 +14,15 @@ if [ ! -x .venv/bin/python ]; then
     "$PY" -m venv .venv
 fi
 VENV_PY="$ROOT/.venv/bin/python"
-stamp=".venv/.installed-$( (cat pyproject.toml; echo "${SETUP_EXTRAS:-test}") | sha256sum | cut -c1-16)"
-if [ ! -f "$stamp" ]; then
-    echo "setup: installing dependencies (first run or pyproject.toml changed)" >&2
-    "$VENV_PY" -m pip install --quiet --disable-pip-version-check --no-input -e ".[${SETUP_EXTRAS:-test}]" >&2
-    rm -f .venv/.installed-*
+# SETUP_EXTRAS: the optional dependencies to install beside the runtime ones ("test" by
+# default; scripts/serve sets it empty: a server needs no test toolchain).
+extras="${SETUP_EXTRAS-test}"
+hash="$(sha256sum pyproject.toml | cut -c1-16)"
+stamp=".venv/.installed-${extras:-runtime}-$hash"
+# the test install includes the runtime one, so serve is content with either
+if [ ! -f "$stamp" ] && { [ -n "$extras" ] || [ ! -f ".venv/.installed-test-$hash" ]; }; then
+    echo "setup: installing ${extras:-runtime} dependencies (first run or pyproject.toml changed)" >&2
+    "$VENV_PY" -m pip install --quiet --disable-pip-version-check --no-input -e ".${extras:+[$extras]}" >&2
+    rm -f .venv/.installed-"${extras:-runtime}"-*
     touch "$stamp"
 fi

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import gc
 import json
 import logging
+import re
+import socket
 import sys
 import time
-from pathlib import Path
+from importlib import metadata
+
+import msgspec
 
 from protocol.tim import usersig
 from server import settings as settings_mod
+from server.store import lock
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -26,20 +32,37 @@ def _serve(args: argparse.Namespace) -> int:
     except settings_mod.ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    for warning in settings.warnings():
+        print(f"warning: {warning}", file=sys.stderr)
     s = settings.server
     # The SQLite writer thread and the event loop share the GIL: switch every 1 ms instead of
     # 5 ms so a long write batch cannot hold a push back for more than that (tail latency).
     sys.setswitchinterval(0.001)
-    logging.basicConfig(
-        level=s.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    _configure_logging(s.log_level)
+    try:  # before migrating and before "ready": a port in use is one line, not a traceback
+        sock = _listen(s.host, s.port)
+    except OSError as exc:
+        hint = (
+            "; is another server running? Pick another --port, or --port 0 for a free one"
+            if exc.errno == errno.EADDRINUSE
+            else ""
+        )
+        print(f"error: cannot listen on {s.host}:{s.port}: {exc.strerror}{hint}", file=sys.stderr)
+        return 2
     if s.db != ":memory:":
-        Path(s.db).parent.mkdir(parents=True, exist_ok=True)
+        try:  # held until the process ends: a second server on this file refuses to start
+            lock.hold(s.db)
+        except lock.DatabaseUnusable as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            sock.close()
+            return 2
+    if s.port == 0:  # the banner, the log and the app name the port actually bound
+        real = sock.getsockname()[1]
+        s = msgspec.structs.replace(s, port=real)
+        settings = msgspec.structs.replace(settings, server=s)
     app = create_app(settings)
     config = uvicorn.Config(
         app,
-        host=s.host,
-        port=s.port,
         log_level=s.log_level,
         ws="websockets-sansio",
         ws_max_size=max(s.max_frame_bytes * 4, 1 << 20),
@@ -48,6 +71,8 @@ def _serve(args: argparse.Namespace) -> int:
         lifespan="on",
         access_log=False,
     )
+    # uvicorn logs every WebSocket path with its query on its own logger and handler
+    logging.getLogger("uvicorn.error").addFilter(_RedactSecrets())
     server = uvicorn.Server(config)
     for a in settings.all_apps():
         print(
@@ -83,10 +108,66 @@ def _serve(args: argparse.Namespace) -> int:
     gc.collect()
     gc.freeze()
     try:
-        server.run()
+        server.run(sockets=[sock])
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after a clean shutdown
         pass
     return 0
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host``:``port`` (as uvicorn would bind it). Raises OSError."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(2048)
+    except OSError:
+        sock.close()
+        raise
+    sock.set_inheritable(True)
+    return sock
+
+
+_SECRET_PARAM = re.compile(r"((?:access_key|ticket|usersig|userSig)=)([^&\s\"]{6})[^&\s\"]*")
+
+
+class _RedactSecrets(logging.Filter):
+    """Shortens credentials in logged URLs (uvicorn logs every WebSocket path with its query,
+    and the long connection's carries ``access_key`` and ``ticket``) to their first 6
+    characters."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.args and isinstance(record.args, tuple):
+            record.args = tuple(
+                _SECRET_PARAM.sub(r"\1\2…", a) if isinstance(a, str) else a for a in record.args
+            )
+        elif isinstance(record.msg, str):
+            record.msg = _SECRET_PARAM.sub(r"\1\2…", record.msg)
+        return True
+
+
+# Our loggers follow --log-level; libraries' own (aiosqlite logs every statement at debug,
+# websockets every frame) stay at info however verbose ours are.
+_OWN_LOGGERS = ("server", "protocol", "clients", "uvicorn")
+
+
+def _configure_logging(level_name: str) -> None:
+    level = logging.getLevelName(level_name.upper())
+    logging.basicConfig(
+        level=max(level, logging.INFO), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for name in _OWN_LOGGERS:
+        logging.getLogger(name).setLevel(level)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(_RedactSecrets())
+
+
+def _version() -> str:
+    try:
+        return metadata.version("imreceipts")
+    except metadata.PackageNotFoundError:  # run from a checkout that was never installed
+        return "unknown (not installed)"
 
 
 def _usersig(args: argparse.Namespace) -> int:
@@ -117,6 +198,7 @@ def _schema(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m server", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"imreceipts {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run the server")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")

@@ -7,10 +7,12 @@ with that key is accepted out of the box. docs/configuration.md documents every 
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Final, Literal
 
 import msgspec
+import msgspec.inspect
 
 DEFAULT_SDKAPPID = 1400000000
 DEFAULT_SECRET_KEY = "5bd2850fff3ecb11d7c805251c51ee463a25727bddc2385f3fa8bfee1bb93b5e"
@@ -116,6 +118,10 @@ FEISHU_EVENT_TYPES: Final = (
 """The events the server emits; an app subscribes to all of them unless it says otherwise."""
 
 
+FEISHU_APP_ID: Final = re.compile(r"cli_[0-9a-f]{16}")
+"""The shape of a Feishu app id (the vendor's, and the one its Node SDK insists on)."""
+
+
 class FeishuAppSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """One Feishu/Lark app with a bot, living in a workspace (a TIM app)."""
 
@@ -180,6 +186,18 @@ class Settings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
                 )
         return list(self.feishu.apps)
 
+    def warnings(self) -> list[str]:
+        """What is allowed but likely to bite: each a line to print at start-up."""
+        out = []
+        for f in self.feishu.apps:
+            if not FEISHU_APP_ID.fullmatch(f.app_id):
+                out.append(
+                    f"feishu app id {f.app_id!r} is not shaped like Feishu's (cli_ and 16 hex "
+                    "digits, e.g. cli_a1b2c3d4e5f60718): Feishu's Node SDK WSClient refuses "
+                    "such an id ('invalid appId') and never connects"
+                )
+        return out
+
     def all_apps(self) -> list[AppSettings]:
         """Configured apps, plus the embedded default unless disabled or overridden."""
         apps = list(self.apps)
@@ -204,6 +222,32 @@ class ConfigError(ValueError):
     """The config file is unreadable or invalid; the message says where."""
 
 
+def _unknown_keys(value: object, t: msgspec.inspect.Type, where: str = "") -> list[str]:
+    """Every key of ``value`` (decoded TOML) that ``t`` has no field for, with where it is and
+    the keys that would be known there: all of them at once, not only the first."""
+    if isinstance(t, msgspec.inspect.StructType) and isinstance(value, dict):
+        fields = {f.encode_name: f.type for f in t.fields}
+        out: list[str] = []
+        for key, item in value.items():
+            at = f"{where}.{key}" if where else key
+            if key in fields:
+                out += _unknown_keys(item, fields[key], at)
+            else:
+                out.append(f"{at} (known {'in ' + where if where else 'at the top'}: "
+                           f"{', '.join(fields)})")  # fmt: skip
+        return out
+    if isinstance(t, msgspec.inspect.ListType) and isinstance(value, list):
+        return [
+            k
+            for i, item in enumerate(value)
+            for k in _unknown_keys(item, t.item_type, f"{where}[{i}]")
+        ]
+    if isinstance(t, msgspec.inspect.UnionType):
+        structs = [x for x in t.types if isinstance(x, msgspec.inspect.StructType)]
+        return _unknown_keys(value, structs[0], where) if structs else []
+    return []
+
+
 def load(path: str | Path | None = None, **overrides: object) -> Settings:
     """Settings from the defaults, then ``path`` (TOML), then ``overrides`` for [server] keys
     (those given as None are ignored). Raises ConfigError with the offending key."""
@@ -213,6 +257,12 @@ def load(path: str | Path | None = None, **overrides: object) -> Settings:
             raw = Path(path).read_bytes()
         except OSError as exc:
             raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+        try:
+            unknown = _unknown_keys(msgspec.toml.decode(raw), msgspec.inspect.type_info(Settings))
+        except msgspec.DecodeError as exc:
+            raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        if unknown:
+            raise ConfigError(f"{path}: unknown keys (check their spelling): {'; '.join(unknown)}")
         try:
             settings = msgspec.toml.decode(raw, type=Settings)
         except msgspec.ValidationError as exc:

@@ -63,16 +63,16 @@ async def test_feishu_bot_example_runs_unchanged(tmp_path: Path) -> None:
         try:
             hub = longconn.hub(srv.wiring.feishu)
             for _ in range(400):  # the SDK discovers, then connects: at most 20 s
-                if hub.connections("cli_demo_bot"):
+                if hub.connections("cli_a1b2c3d4e5f60718"):
                     break
                 await asyncio.sleep(0.05)
             async with SimClient(srv.base_url) as sim:
-                await sim.send("alice", to_user="cli_demo_bot", text="hello")
+                await sim.send("alice", to_user="cli_a1b2c3d4e5f60718", text="hello")
                 assert await _line(proc, "receive_v1:", seen) == (
                     "receive_v1: 'hello' in a p2p chat"
                 )
                 echo = (await _line(proc, "replied ", seen)).split()[1]
-                await sim.read("alice", peer="cli_demo_bot")
+                await sim.read("alice", peer="cli_a1b2c3d4e5f60718")
                 assert await _line(proc, "message_read_v1:", seen) == (
                     "message_read_v1: alice read 1 message(s)"
                 )
