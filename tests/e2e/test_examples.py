@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib.util
 import os
+import socket
 import sys
 from pathlib import Path
 
@@ -107,3 +108,36 @@ async def test_tim_sdk_example_runs(tmp_path: Path) -> None:
     assert "alice: still unread: [carol]" in lines
     assert "alice <- MESSAGE_READ_RECEIPT_RECEIVED: 2 read, 0 unread" in lines
     assert lines[-1] == "alice: still unread: []"
+
+
+async def test_config_example_delivers_to_the_example_receiver(tmp_path: Path) -> None:
+    """examples/config.toml's callbacks and webhook reach examples/receiver.py (the README
+    starts both; here on a free port instead of 9000), which answers each as the vendor asks."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    text = (EXAMPLES / "config.toml").read_text()
+    assert "127.0.0.1:9000" in text
+    (tmp_path / "config.toml").write_text(text.replace("127.0.0.1:9000", f"127.0.0.1:{port}"))
+    settings = settings_mod.load(str(tmp_path / "config.toml"))
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, str(EXAMPLES / "receiver.py"), "--port", str(port),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    seen: list[str] = []
+    try:
+        await _line(proc, "receiver on", seen)
+        async with (
+            running_server(
+                tmp_path / "im.sqlite3", apps=settings.apps, feishu_apps=settings.feishu.apps
+            ) as srv,
+            SimClient(srv.base_url) as sim,
+        ):
+            await _line(proc, "Feishu url_verification answered", seen)
+            await sim.send("alice", to_user="cli_a1b2c3d4e5f60718", text="hi bot")
+            await _line(proc, "Feishu event im.message.receive_v1", seen)
+            await sim.send("alice", to_user="bob", text="hi bob")
+            await _line(proc, "TIM callback C2C.CallbackAfterSendMsg", seen)
+    finally:
+        proc.terminate()
+        await proc.wait()
