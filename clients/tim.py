@@ -95,12 +95,14 @@ class TimClient:
         self._req_ids = itertools.count(1)
         self.close_code: int | None = None
         self.close_reason = ""
+        self._closed = asyncio.Event()  # set when the connection has ended, however it ended
 
     # -- connection -------------------------------------------------------------------------
 
     async def login(self) -> W.LoginResult:
         """Connect and log in."""
         self._ws = await connect(self.url, max_size=8 << 20, compression=None)
+        self._closed.clear()
         self._reader = asyncio.create_task(self._read_loop())
         return await self._call(
             W.Login(sdkAppID=self.sdkappid, userID=self.user_id, userSig=self.user_sig),
@@ -235,13 +237,35 @@ class TimClient:
     # -- pushes -----------------------------------------------------------------------------
 
     async def next_push(self, event: str | None = None, timeout: float | None = None) -> Any:  # noqa: ASYNC109
-        """The data of the next push (of ``event``, skipping others), decoded to its type."""
+        """The data of the next push (of ``event``, skipping others), decoded to its type.
+
+        Pushes received before the connection closed are still returned; after them, raises
+        ConnectionError at once (not at the timeout)."""
         deadline = timeout if timeout is not None else self.timeout
         async with asyncio.timeout(deadline):
             while True:
-                name, data = await self.pushes.get()
+                if self.pushes.empty():
+                    if self._closed.is_set():
+                        raise self._closed_error()
+                    getter = asyncio.ensure_future(self.pushes.get())
+                    closed = asyncio.ensure_future(self._closed.wait())
+                    try:
+                        await asyncio.wait((getter, closed), return_when=asyncio.FIRST_COMPLETED)
+                    finally:
+                        closed.cancel()
+                        if not getter.done():
+                            getter.cancel()
+                    if not getter.done() or getter.cancelled():
+                        continue  # closed: raise unless a push came in meanwhile
+                    name, data = getter.result()
+                else:
+                    name, data = self.pushes.get_nowait()
                 if event is None or name == event:
                     return data
+
+    def _closed_error(self) -> ConnectionError:
+        reason = f": {self.close_reason}" if self.close_reason else ""
+        return ConnectionError(f"connection to {self.url} closed (code {self.close_code}{reason})")
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -253,12 +277,17 @@ class TimClient:
     async def _call(self, request: W.Request, result_type: type[T]) -> T:
         if self._ws is None:
             raise RuntimeError("not connected: call login() first")
+        if self._closed.is_set():
+            raise self._closed_error()
         req_id = next(self._req_ids)
         request = msgspec.structs.replace(request, reqId=req_id)
         fut: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._pending[req_id] = fut
         try:
-            await self._ws.send(W.encoder.encode(request).decode())
+            try:
+                await self._ws.send(W.encoder.encode(request).decode())
+            except websockets.ConnectionClosed:
+                raise self._closed_error() from None
             async with asyncio.timeout(self.timeout):
                 response = await fut
         finally:
@@ -286,9 +315,10 @@ class TimClient:
             if ws is not None and ws.close_code is not None:
                 self.close_code = ws.close_code
                 self.close_reason = ws.close_reason or ""
+            self._closed.set()
             for fut in self._pending.values():
                 if not fut.done():
-                    fut.set_exception(ConnectionError(f"connection closed ({self.close_code})"))
+                    fut.set_exception(self._closed_error())
             if self.on_closed is not None:
                 self.on_closed(self.close_code, self.close_reason)
 

@@ -56,4 +56,9 @@ async def main(SERVER: str = "127.0.0.1:8080") -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:2]))
+    server = sys.argv[1] if len(sys.argv) > 1 else "127.0.0.1:8080"
+    try:
+        asyncio.run(main(server))
+    except OSError as exc:  # aiohttp's and websockets' connection errors are OSErrors
+        sys.exit(f"cannot reach the server at {server} ({exc.__class__.__name__}); start it first"
+                 " with scripts/serve")  # fmt: skip

@@ -47,7 +47,13 @@ def _error_response(request: Request, status: int, detail: str) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    detail = {404: f"no route for {request.url.path}", 405: f"{request.method} is not allowed here"}
+    path = request.url.path
+    detail = {404: f"no route for {path}", 405: f"{request.method} is not allowed here"}
+    if path.startswith("//"):  # an SDK's domain (or base URL) given with a trailing slash
+        detail[404] += (
+            ": the path starts with '//'; drop the trailing slash from the SDK's domain "
+            "(http://host:port, not http://host:port/)"
+        )
     return _error_response(request, exc.status_code, detail.get(exc.status_code, str(exc.detail)))
 
 

@@ -6,6 +6,7 @@ import asyncio
 import importlib.util
 import os
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -141,3 +142,18 @@ async def test_config_example_delivers_to_the_example_receiver(tmp_path: Path) -
     finally:
         proc.terminate()
         await proc.wait()
+
+
+def test_walkthrough_without_a_server_prints_one_line() -> None:
+    """examples/walkthrough.py with nothing listening says so in one line, not a traceback."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nothing listens there
+    result = subprocess.run(
+        [sys.executable, str(EXAMPLES / "walkthrough.py"), f"127.0.0.1:{port}"],
+        capture_output=True, text=True, timeout=60, check=False,
+        env={**os.environ, "PYTHONPATH": str(EXAMPLES.parent)},
+    )  # fmt: skip
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"cannot reach the server at 127.0.0.1:{port}")
