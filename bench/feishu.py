@@ -345,12 +345,17 @@ class Users:
     conns: dict[str, Conn] = field(default_factory=dict)
     bot: Conn | None = None
     unread: dict[str, list[str]] = field(default_factory=dict)  # user -> bot msgIDs to read
+    feishu_ids: ids.FeishuIds | None = None  # the server database's om_ ids (from /healthz)
 
 
 async def make_users(base_url: str, ws_url: str, mode: Mode, count: int, tag: str) -> Users:
     """Import ``count`` accounts into the bot's workspace and log each in over /tim/ws (and the
     bot too, to seed the messages that ``read`` actions acknowledge)."""
+    from bench import server as srv
+
     users = Users(mode, [f"fb{tag}{mode.name[0]}u{i}" for i in range(count)])
+    instance = (await asyncio.to_thread(srv.healthz, base_url))["instance"]
+    users.feishu_ids = ids.FeishuIds(instance)
     async with TimRestClient(base_url, mode.workspace, mode.secret_key) as rest:
         for i in range(0, count, 100):
             await rest.import_accounts(*users.names[i : i + 100])
@@ -399,10 +404,10 @@ async def seed_bot_messages(users: Users, per_user: int) -> float:
     return time.monotonic() - t0
 
 
-def om_id(tim_msg_id: str) -> str:
+def om_id(feishu_ids: ids.FeishuIds, tim_msg_id: str) -> str:
     parts = tim_ids.parse_msg_id(tim_msg_id)
     assert parts is not None, tim_msg_id
-    return ids.message_id(parts.id)
+    return feishu_ids.message_id(parts.id)
 
 
 class Actions:
@@ -432,7 +437,8 @@ class Actions:
                 return None
             msg_id = queue.pop()
             sent = time.monotonic_ns()
-            self.sink.expect(om_id(msg_id), scheduled_ns, sent, in_window)
+            assert self.users.feishu_ids is not None
+            self.sink.expect(om_id(self.users.feishu_ids, msg_id), scheduled_ns, sent, in_window)
             fut = conn.send_receipts_nowait(msg_ids_tail([msg_id]))
         fut.add_done_callback(self._reply)
         return fut

@@ -130,6 +130,13 @@ class SimClient:
         data = await self._inspect("/sim/v1/deliveries", app_id=app_id, limit=limit)
         return list(data["items"])
 
+    async def pruned(self, app_id: str) -> dict[str, int]:
+        """What retention has deleted of ``app_id``'s deliveries: ``attempts`` and
+        ``attempts_upto`` (the newest time pruned, ms), ``events`` and ``events_upto`` (the
+        delivered events of its workspace)."""
+        data = await self._inspect("/sim/v1/deliveries", app_id=app_id, limit=1)
+        return dict(data["pruned"])
+
     async def _inspect(self, path: str, **params: str | int) -> dict[str, Any]:
         if self._http is None:
             self._http = aiohttp.ClientSession()

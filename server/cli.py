@@ -73,7 +73,7 @@ def _serve(args: argparse.Namespace) -> int:
     )
     # uvicorn logs every WebSocket path with its query on its own logger and handler
     logging.getLogger("uvicorn.error").addFilter(_RedactSecrets())
-    server = uvicorn.Server(config)
+    server = _server_class()(config)
     for a in settings.all_apps():
         print(
             f"app {a.sdkappid}: admin {a.admin!r}, flagship {a.flagship}, "
@@ -112,6 +112,24 @@ def _serve(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:  # uvicorn re-raises Ctrl-C after a clean shutdown
         pass
     return 0
+
+
+def _server_class() -> type:
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        """uvicorn's server, which logs where it listens even when given the socket."""
+
+        async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+            await super().startup(sockets)
+            if self.started and sockets:
+                host, port = sockets[0].getsockname()[:2]
+                # uvicorn's own wording: tools (and our tests) wait for this line
+                logging.getLogger("uvicorn.error").info(
+                    "Uvicorn running on http://%s:%d (Press CTRL+C to quit)", host, port
+                )
+
+    return Server
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -102,6 +102,12 @@ class ServerSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     # uvicorn's HTTP parser. "h11" keeps response header names as written (Feishu's SDK looks up
     # "X-Tt-Logid" case-sensitively); "httptools" is faster but lowercases them.
     http: Literal["h11", "httptools"] = "h11"
+    # Retention of delivered events and of delivery attempts: kept for retention_days, and at
+    # most retention_rows per app (events) or per channel (attempts); pruned every
+    # prune_interval seconds in the background. Undelivered events are always kept.
+    retention_days: Annotated[float, msgspec.Meta(gt=0)] = 7.0
+    retention_rows: Annotated[int, msgspec.Meta(ge=1)] = 100_000
+    prune_interval: Annotated[float, msgspec.Meta(gt=0)] = 60.0
 
 
 SCOPE_USER_ID = "contact:user.employee_id:readonly"  # user_id fields appear in ids

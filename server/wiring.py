@@ -15,6 +15,7 @@ from server.core.service import Core
 from server.fanout import Fanout
 from server.feishu.dialect import FeishuDialect
 from server.outbox import Consumer, Outbox
+from server.retention import Retention
 from server.settings import Settings
 from server.store.db import Database
 from server.store.store import Store
@@ -62,6 +63,7 @@ class Wiring:
         self.tim_sdk = SdkSessions(self.core, tim_apps, self.sdk_fanout, settings.server)
         self.feishu = FeishuDialect(settings, self.core, clock)
         self.http: aiohttp.ClientSession | None = None
+        self.retention = Retention(self.core.event_log, settings.server)
 
     async def start(self) -> None:
         await self.db.open()
@@ -79,6 +81,7 @@ class Wiring:
                 channel = TimCallbackChannel(app, app.callback, self.http, self.clock)
                 self.outbox.add(Consumer(channel, self.store.events, self.clock))
         await self.outbox.start()
+        self.retention.start()
         log.info(
             "ready: apps %s, database %s",
             ", ".join(str(a) for a in self.apps),
@@ -86,6 +89,7 @@ class Wiring:
         )
 
     async def stop(self) -> None:
+        await self.retention.stop()
         await self.outbox.stop()
         await self.feishu.stop()
         if self.http is not None:

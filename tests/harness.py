@@ -14,6 +14,7 @@ import uvicorn
 
 from clients.tim import TimClient
 from clients.tim_rest import TimRestClient
+from protocol.feishu.ids import FeishuIds
 from protocol.tim.usersig import gen_usersig
 from server.app import create_app
 from server.core.clock import Clock
@@ -52,6 +53,11 @@ class Running:
 
     def admin(self, *, sdkappid: int = SDKAPPID, key: str = KEY) -> TimRestClient:
         return TimRestClient(self.base_url, sdkappid, key)
+
+    @property
+    def ids(self) -> FeishuIds:
+        """This server's om_/oc_/rc_ ids (they differ per database)."""
+        return self.wiring.feishu.ids
 
 
 def bound_socket(port: int = 0) -> socket.socket:

@@ -2,15 +2,16 @@
 
 - ``open_id`` (``ou_`` + 32 hex) differs per app; ``union_id`` (``on_`` + 32 hex) per workspace;
   ``tenant_key`` (16 hex) per workspace. They are hashes, so the server keeps a reverse map.
-- ``chat_id`` (``oc_``), ``message_id`` (``om_``) and reaction ids encode the server's number
-  after a 24-hex check: any id this server minted parses back (whatever the tenant, so a foreign
-  id is recognised as foreign), and a made-up one does not.
+- ``chat_id`` (``oc_``), ``message_id`` (``om_``) and reaction ids (``rc_``) are 32 hex digits
+  keyed by the database (:class:`FeishuIds`): they parse back in the database that minted them,
+  and nowhere else.
 - A user's ``user_id`` is its TIM userID; its ``email`` is ``<user_id>@<EMAIL_DOMAIN>``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 from typing import Final
 
@@ -45,46 +46,89 @@ def user_of_email(address: str) -> str | None:
 MAX_NUMBER: Final = 2**63 - 1
 """SQLite's largest integer: no id or position this server makes is larger."""
 
-
-def _mint(prefix: str, kind: str, number: int) -> str:
-    return f"{prefix}{_hex(f'{kind}:{number}', 24)}{number:x}"
-
-
-def _parse(prefix: str, kind: str, text: str) -> int | None:
-    if not text.startswith(prefix) or len(text) < len(prefix) + 25 or len(text) > len(prefix) + 40:
-        return None
-    check, digits = text[len(prefix) : len(prefix) + 24], text[len(prefix) + 24 :]
-    try:
-        number = int(digits, 16)
-    except ValueError:
-        return None
-    if number > MAX_NUMBER:  # no row has it, and SQLite could not even look it up
-        return None
-    return number if _mint(prefix, kind, number) == text and check else None
+_HEX32: Final = re.compile(r"[0-9a-f]{32}")
+_NUMBERED: Final = re.compile(r"\b(message|conversation) ([0-9]{1,19})\b")
 
 
-def chat_id(conv_id: int) -> str:
-    return _mint("oc_", "chat", conv_id)
+class FeishuIds:
+    """The ``om_``/``oc_``/``rc_`` ids of one database's messages, chats and reactions.
 
+    Each is the prefix and 32 hex digits, like Feishu's: a 64-bit check and the row number
+    under a keyed 64-bit permutation (a 4-round Feistel network over blake2b), both keyed by
+    the database's random ``instance``. So ids look random, differ between databases (two
+    fresh databases' first messages have different ids: a receiver deduplicating by message id
+    across test runs drops nothing), parse back to their number here, and an id made up or
+    minted by another database parses to None.
+    """
 
-def parse_chat_id(text: str) -> int | None:
-    return _parse("oc_", "chat", text)
+    __slots__ = ("_key",)
 
+    def __init__(self, instance: str) -> None:
+        self._key = hashlib.blake2b(f"feishu-ids:{instance}".encode(), digest_size=32).digest()
 
-def message_id(msg_id: int) -> str:
-    return _mint("om_", "msg", msg_id)
+    def _round(self, kind: str, i: int, half: int) -> int:
+        data = f"{kind}:{i}:{half}".encode()
+        return int.from_bytes(hashlib.blake2b(data, key=self._key, digest_size=4).digest())
 
+    def _permute(self, kind: str, number: int) -> int:
+        left, right = number >> 32, number & 0xFFFFFFFF
+        for i in range(4):
+            left, right = right, left ^ self._round(kind, i, right)
+        return (left << 32) | right
 
-def parse_message_id(text: str) -> int | None:
-    return _parse("om_", "msg", text)
+    def _unpermute(self, kind: str, body: int) -> int:
+        left, right = body >> 32, body & 0xFFFFFFFF
+        for i in reversed(range(4)):
+            left, right = right ^ self._round(kind, i, left), left
+        return (left << 32) | right
 
+    def _check(self, kind: str, body: int) -> str:
+        data = f"{kind}:check:{body}".encode()
+        return hashlib.blake2b(data, key=self._key, digest_size=8).hexdigest()
 
-def reaction_id(number: int) -> str:
-    return _mint("rc_", "reaction", number)
+    def _mint(self, prefix: str, kind: str, number: int) -> str:
+        body = self._permute(kind, number)
+        return f"{prefix}{self._check(kind, body)}{body:016x}"
 
+    def _parse(self, prefix: str, kind: str, text: str) -> int | None:
+        digits = text[len(prefix) :]
+        if not text.startswith(prefix) or not _HEX32.fullmatch(digits):
+            return None
+        body = int(digits[16:], 16)
+        if not hmac.compare_digest(digits[:16], self._check(kind, body)):
+            return None
+        number = self._unpermute(kind, body)
+        return number if 0 < number <= MAX_NUMBER else None
 
-def parse_reaction_id(text: str) -> int | None:
-    return _parse("rc_", "reaction", text)
+    def chat_id(self, conv_id: int) -> str:
+        return self._mint("oc_", "chat", conv_id)
+
+    def parse_chat_id(self, text: str) -> int | None:
+        return self._parse("oc_", "chat", text)
+
+    def message_id(self, msg_id: int) -> str:
+        return self._mint("om_", "msg", msg_id)
+
+    def parse_message_id(self, text: str) -> int | None:
+        return self._parse("om_", "msg", text)
+
+    def reaction_id(self, number: int) -> str:
+        return self._mint("rc_", "reaction", number)
+
+    def parse_reaction_id(self, text: str) -> int | None:
+        return self._parse("rc_", "reaction", text)
+
+    def with_feishu_ids(self, text: str) -> str:
+        """``text`` (a server message) with internal numbers written as the ids a Feishu caller
+        knows: ``message 17`` as ``message om_…``, ``conversation 4`` as ``chat oc_…``."""
+
+        def as_id(m: re.Match[str]) -> str:
+            n = int(m.group(2))
+            if m.group(1) == "message":
+                return f"message {self.message_id(n)}"
+            return f"chat {self.chat_id(n)}"
+
+        return _NUMBERED.sub(as_id, text)
 
 
 def event_id(event: int, app_id: str, instance: str) -> str:
@@ -92,17 +136,3 @@ def event_id(event: int, app_id: str, instance: str) -> str:
     server database ``instance``: the same for every redelivery, different for every app and
     every database (32 hex, like Feishu's)."""
     return _hex(f"event:{instance}:{app_id}:{event}", 32)
-
-
-_NUMBERED: Final = re.compile(r"\b(message|conversation) ([0-9]{1,19})\b")
-
-
-def with_feishu_ids(text: str) -> str:
-    """``text`` (a server message) with internal numbers written as the ids a Feishu caller
-    knows: ``message 17`` as ``message om_…``, ``conversation 4`` as ``chat oc_…``."""
-
-    def as_id(m: re.Match[str]) -> str:
-        n = int(m.group(2))
-        return f"message {message_id(n)}" if m.group(1) == "message" else f"chat {chat_id(n)}"
-
-    return _NUMBERED.sub(as_id, text)

@@ -11,9 +11,11 @@ from collections.abc import Sequence
 
 from server.core.base import Deps
 from server.core.events import StoredEvent
-from server.store.events import Attempt
+from server.store.events import Attempt, Pruned
 
-__all__ = ["Attempt", "EventLog"]
+__all__ = ["Attempt", "EventLog", "Pruned"]
+
+PRUNE_BATCH = 2000  # rows deleted per write: each pass is one short transaction
 
 
 class EventLog:
@@ -35,6 +37,27 @@ class EventLog:
     async def attempts(self, channel: str, *, limit: int = 100) -> list[Attempt]:
         """The newest ``limit`` delivery attempts of ``channel``, newest first. Raises nothing."""
         return await self.d.store.events.attempts(channel, limit)
+
+    async def prune(self, max_age_ms: int, keep_rows: int) -> tuple[int, int]:
+        """Delete delivered events and delivery attempts older than ``max_age_ms`` (by the
+        clock) or beyond the newest ``keep_rows`` of their app (events) or channel (attempts),
+        in bounded passes so other writes go between them. An event some channel has not
+        finished with is kept. Returns ``(events, attempts)`` deleted. Raises nothing."""
+        before_ms = self.d.clock.now_ms() - max_age_ms
+        events = attempts = 0
+        while True:
+            e, a = await self.d.store.events.prune(before_ms, keep_rows, PRUNE_BATCH)
+            events, attempts = events + e, attempts + a
+            if e < PRUNE_BATCH and a < PRUNE_BATCH:
+                return events, attempts
+
+    async def pruned_events(self, app: int) -> Pruned:
+        """How many of the app's events retention has deleted so far. Raises nothing."""
+        return await self.d.store.events.pruned("events", str(app))
+
+    async def pruned_attempts(self, channel: str) -> Pruned:
+        """How many of the channel's attempts retention has deleted so far. Raises nothing."""
+        return await self.d.store.events.pruned("attempts", channel)
 
     async def record_attempt(
         self, channel: str, event_id: int, ok: bool, status: int | None, detail: str

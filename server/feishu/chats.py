@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import secrets
 
-from protocol.feishu import ids
 from protocol.feishu import rest as R
 from server.core.errors import CoreError, Reason
 from server.core.model import Group, GroupType
@@ -29,7 +28,7 @@ def _page_position(token: str | None) -> int:
 
 
 async def _group(bot: Bot, chat_id: str) -> Group:
-    conv_id = ids.parse_chat_id(chat_id)
+    conv_id = bot.ids.parse_chat_id(chat_id)
     if conv_id is None:
         raise CoreError(Reason.UNKNOWN_GROUP, f"invalid chat_id {chat_id!r}")
     return await bot.core.groups.by_conv(bot.workspace, conv_id)
@@ -63,7 +62,7 @@ async def create(bot: Bot, p: R.CreateChatParams, body: R.CreateChatBody) -> R.C
     )
     owner_id, owner_id_type = _owner(bot, group, p.user_id_type)
     return R.Chat(
-        chat_id=ids.chat_id(group.conv_id),
+        chat_id=bot.ids.chat_id(group.conv_id),
         avatar="",
         name=group.name,
         description="",
@@ -115,7 +114,7 @@ async def list_(bot: Bot, p: R.ListChatsParams, _: None) -> R.ChatPage:
         owner_id, owner_id_type = _owner(bot, group, p.user_id_type)
         items.append(
             R.ListChat(
-                chat_id=ids.chat_id(group.conv_id),
+                chat_id=bot.ids.chat_id(group.conv_id),
                 avatar="",
                 name=group.name,
                 description="",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from protocol.feishu import errors as E
 from protocol.feishu import ids
+from protocol.feishu.ids import FeishuIds
 from server.core.service import Core
 from server.feishu.errors import FeishuError
 from server.feishu.identity import Identity
@@ -20,6 +21,7 @@ class Bot:
     core: Core
     identity: Identity
     apps: Mapping[str, FeishuAppSettings]  # every configured app, by app id
+    ids: FeishuIds  # the database's om_/oc_/rc_ ids
 
     @property
     def app_id(self) -> str:

@@ -33,9 +33,9 @@ _AT_TAG = re.compile(r'<at\s+(?:user_id|open_id|id)\s*=\s*"?([^"<>\s]+)"?\s*>')
 _content = codec.Decoder(dict[str, object])
 
 
-def message_number(message_id: str) -> int:
+def message_number(bot: Bot, message_id: str) -> int:
     """The message an ``om_`` id names. Raises CoreError(UNKNOWN_MESSAGE) for any other text."""
-    number = ids.parse_message_id(message_id)
+    number = bot.ids.parse_message_id(message_id)
     if number is None:
         raise CoreError(Reason.UNKNOWN_MESSAGE, f"invalid message_id {message_id!r}")
     return number
@@ -143,15 +143,15 @@ async def messages_out(
         when = str(m.time_ms)
         out.append(
             R.Message(
-                message_id=ids.message_id(m.id),
-                root_id=ids.message_id(m.root_id) if m.root_id else "",
-                parent_id=ids.message_id(m.parent_id) if m.parent_id else "",
+                message_id=bot.ids.message_id(m.id),
+                root_id=bot.ids.message_id(m.root_id) if m.root_id else "",
+                parent_id=bot.ids.message_id(m.parent_id) if m.parent_id else "",
                 msg_type=msg_type,
                 create_time=when,
                 update_time=when,
                 deleted=m.recalled,
                 updated=False,
-                chat_id=ids.chat_id(m.conv_id),
+                chat_id=bot.ids.chat_id(m.conv_id),
                 sender=sender,
                 body=R.MessageBody(content),
                 mentions=mentions,
@@ -170,7 +170,7 @@ def peer_of(bot: Bot, message: Message) -> str | None:
 def reaction_out(bot: Bot, reaction: Reaction, user_id_type: str = "open_id") -> R.MessageReaction:
     operator_id, id_type = bot.id_of(reaction.operator, user_id_type)
     return R.MessageReaction(
-        reaction_id=ids.reaction_id(reaction.id),
+        reaction_id=bot.ids.reaction_id(reaction.id),
         operator=R.Operator(operator_id, "app" if id_type == "app_id" else "user"),
         action_time=str(reaction.action_ms),
         reaction_type=R.Emoji(reaction.emoji_type),

@@ -10,6 +10,7 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp
 
 from protocol.feishu import ids
+from protocol.feishu.ids import FeishuIds
 from server.core.clock import Clock
 from server.core.directory import NewAccount
 from server.core.service import Core
@@ -34,11 +35,13 @@ class FeishuDialect:
         self.renderer = EventRenderer(self)
         self.webhooks: dict[str, WebhookChannel] = {}  # app_id -> its channel, once built
         self.instance = ""  # the database's random id, which event ids derive from (start)
+        self._ids: FeishuIds | None = None
 
     async def start(self, http: aiohttp.ClientSession) -> None:
         """Create each bot's account in its workspace (the bot is an account named by app id)."""
         self.http = http
         self.instance = await self.core.event_log.instance()
+        self._ids = FeishuIds(self.instance)
         for app in self.apps.values():
             await self.core.directory.import_accounts(
                 app.workspace, [NewAccount(app.app_id, app.name or app.app_id)]
@@ -46,6 +49,13 @@ class FeishuDialect:
 
     async def stop(self) -> None:
         pass
+
+    @property
+    def ids(self) -> FeishuIds:
+        """The database's ``om_``/``oc_``/``rc_`` ids (from :meth:`start` on)."""
+        if self._ids is None:
+            raise RuntimeError("FeishuDialect.ids is known from start() on")
+        return self._ids
 
     def event_id(self, app: FeishuAppSettings, outbox_id: int) -> str:
         """``header.event_id`` of an outbox event as ``app`` receives it."""
@@ -78,4 +88,6 @@ class FeishuDialect:
         return out
 
     def stats(self) -> dict[str, Any]:
-        return {"feishu_apps": len(self.apps)}
+        # the database's random id: om_/oc_ ids and event ids derive from it (FeishuIds), so a
+        # test or benchmark that must predict them can, and two databases are told apart
+        return {"feishu_apps": len(self.apps), "instance": self.instance}

@@ -237,12 +237,12 @@ class EventRenderer:
                 sender_id=self.user_id(app, event.sender), sender_type="user", tenant_key=tenant
             ),
             message=EventMessage(
-                message_id=ids.message_id(event.msg_id),
-                root_id=ids.message_id(event.root_id) if event.root_id else "",
-                parent_id=ids.message_id(event.parent_id) if event.parent_id else "",
+                message_id=self.dialect.ids.message_id(event.msg_id),
+                root_id=self.dialect.ids.message_id(event.root_id) if event.root_id else "",
+                parent_id=self.dialect.ids.message_id(event.parent_id) if event.parent_id else "",
                 create_time=when,
                 update_time=when,
-                chat_id=ids.chat_id(message.conv_id),
+                chat_id=self.dialect.ids.chat_id(message.conv_id),
                 chat_type="p2p" if message.kind is ConvKind.C2C else "group",
                 message_type=message_type,
                 content=content,
@@ -276,7 +276,7 @@ class EventRenderer:
                 read_time=str(stored.time_ms),  # when the user read, not the read position
                 tenant_key=ids.tenant_key(app.workspace),
             ),
-            message_id_list=[ids.message_id(i) for i in msg_ids],
+            message_id_list=[self.dialect.ids.message_id(i) for i in msg_ids],
         )
         return EVENT_MESSAGE_READ, body
 
@@ -288,7 +288,7 @@ class EventRenderer:
             return None
         by_app = event.operator in self.bots(app)
         body = MessageReactionV1(
-            message_id=ids.message_id(event.msg_id),
+            message_id=self.dialect.ids.message_id(event.msg_id),
             reaction_type=Emoji(emoji_type=event.emoji_type),
             operator_type="app" if by_app else "user",
             user_id=None if by_app else self.user_id(app, event.operator),

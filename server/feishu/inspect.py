@@ -44,10 +44,9 @@ def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
     text = request.query_params.get(name)
     if text is None:
         return default
-    try:
-        value = int(text)
-    except ValueError:
-        raise _BadRequest(400, f"{name}={text!r} is not an integer") from None
+    if not (text.isascii() and text.isdigit() and len(text) <= 18):  # int() reads "١٢", " 1_2"
+        raise _BadRequest(400, f"{name}={text!r} is not an integer")
+    value = int(text)
     if not low <= value <= high:
         raise _BadRequest(400, f"{name}={value} is out of range {low}..{high}")
     return value
@@ -125,7 +124,23 @@ def routes(dialect: FeishuDialect) -> list[BaseRoute]:
             }
             for a in reversed(attempts)
         ]
-        data = {"app_id": app.app_id, "channel": channel, "items": items}
+        gone, events_gone = (
+            await core.event_log.pruned_attempts(channel),
+            await core.event_log.pruned_events(app.workspace),
+        )
+        data = {
+            "app_id": app.app_id,
+            "channel": channel,
+            "items": items,
+            # what retention deleted so far ([server] retention_days / retention_rows): the
+            # channel's attempts, and the workspace's delivered events (the newest time of each)
+            "pruned": {
+                "attempts": gone.rows,
+                "attempts_upto": gone.upto_ms,
+                "events": events_gone.rows,
+                "events_upto": events_gone.upto_ms,
+            },
+        }
         return feishu_envelope(200, 0, "success", data)
 
     return [

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from typing import Final
 
 from protocol.feishu import errors as E
-from protocol.feishu import ids
 from protocol.feishu import rest as R
 from server.core.errors import CoreError, Reason
 from server.core.messages import Sent
@@ -45,7 +44,7 @@ async def _send_to_chat(
     mentions: Sequence[str],
     key: tuple[str, str] | None,
 ) -> Sent:
-    conv_id = ids.parse_chat_id(chat_id)
+    conv_id = bot.ids.parse_chat_id(chat_id)
     if conv_id is None:
         raise FeishuError(E.MSG_INVALID_PARAM, f"invalid receive_id: {chat_id!r} is not a chat_id")
     core = bot.core
@@ -106,7 +105,7 @@ async def reply(bot: Bot, p: R.MessageParams, body: R.ReplyMessageBody) -> R.Mes
     """``POST /open-apis/im/v1/messages/:message_id/reply``: in the same conversation."""
     core = bot.core
     parent = await core.messages.get_visible(
-        bot.workspace, bot.app_id, message_number(p.message_id)
+        bot.workspace, bot.app_id, message_number(bot, p.message_id)
     )
     if parent.recalled:
         raise CoreError(Reason.MESSAGE_RECALLED, f"message {p.message_id} was recalled")
@@ -143,7 +142,7 @@ async def reply(bot: Bot, p: R.MessageParams, body: R.ReplyMessageBody) -> R.Mes
 async def get(bot: Bot, p: R.GetMessageParams, _: None) -> R.MessageItems:
     """``GET /open-apis/im/v1/messages/:message_id``: ``{items: [message]}``, recalled ones too."""
     message = await bot.core.messages.get_visible(
-        bot.workspace, bot.app_id, message_number(p.message_id)
+        bot.workspace, bot.app_id, message_number(bot, p.message_id)
     )
     return R.MessageItems(
         await messages_out(bot, [message], user_id_type=p.user_id_type, names=p.with_sender_name)
@@ -155,7 +154,7 @@ async def list_(bot: Bot, p: R.ListMessagesParams, _: None) -> R.MessagePage:
     history between ``start_time`` and ``end_time`` (seconds, inclusive), in pages."""
     if p.container_id_type != "chat":
         raise FeishuError(E.MSG_INVALID_PARAM, "container_id_type thread is not supported")
-    conv_id = ids.parse_chat_id(p.container_id)
+    conv_id = bot.ids.parse_chat_id(p.container_id)
     if conv_id is None:
         raise FeishuError(
             E.MSG_INVALID_PARAM, f"invalid container_id: {p.container_id!r} is not a chat_id"
@@ -188,4 +187,4 @@ async def list_(bot: Bot, p: R.ListMessagesParams, _: None) -> R.MessagePage:
 
 async def delete(bot: Bot, p: R.MessageParams, _: None) -> None:
     """``DELETE /open-apis/im/v1/messages/:message_id``: recall one of the bot's messages."""
-    await bot.core.messages.recall(bot.workspace, bot.app_id, message_number(p.message_id))
+    await bot.core.messages.recall(bot.workspace, bot.app_id, message_number(bot, p.message_id))

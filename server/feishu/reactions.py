@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from protocol.feishu import errors as E
-from protocol.feishu import ids
 from protocol.feishu import rest as R
+from protocol.feishu.emoji import unknown_emoji
 from server.core.errors import CoreError, Reason
 from server.feishu.context import Bot
 from server.feishu.convert import message_number, reaction_out
@@ -12,21 +12,29 @@ from server.feishu.errors import FeishuError
 
 
 async def create(bot: Bot, p: R.MessageParams, body: R.CreateReactionBody) -> R.MessageReaction:
-    """``POST /open-apis/im/v1/messages/:message_id/reactions``; the same emoji twice is one."""
+    """``POST /open-apis/im/v1/messages/:message_id/reactions``; the same emoji twice is one.
+    An ``emoji_type`` that is not Feishu's is 231001."""
+    _check_emoji(body.reaction_type.emoji_type)
     reaction = await bot.core.reactions.add(
-        bot.workspace, bot.app_id, message_number(p.message_id), body.reaction_type.emoji_type
+        bot.workspace, bot.app_id, message_number(bot, p.message_id), body.reaction_type.emoji_type
     )
     return reaction_out(bot, reaction)
+
+
+def _check_emoji(emoji_type: str) -> None:
+    why = unknown_emoji(emoji_type)
+    if why is not None:
+        raise FeishuError(E.REACTION_TYPE_INVALID, why)
 
 
 async def delete(bot: Bot, p: R.ReactionParams, _: None) -> R.MessageReaction:
     """``DELETE /open-apis/im/v1/messages/:message_id/reactions/:reaction_id``: one of the
     bot's own reactions; answers the reaction deleted."""
-    number = ids.parse_reaction_id(p.reaction_id)
+    number = bot.ids.parse_reaction_id(p.reaction_id)
     if number is None:
         raise CoreError(Reason.UNKNOWN_REACTION, f"invalid reaction_id {p.reaction_id!r}")
     reaction = await bot.core.reactions.remove(
-        bot.workspace, bot.app_id, message_number(p.message_id), number
+        bot.workspace, bot.app_id, message_number(bot, p.message_id), number
     )
     return reaction_out(bot, reaction)
 
@@ -41,10 +49,12 @@ async def list_(bot: Bot, p: R.ListReactionsParams, _: None) -> R.ReactionPage:
             raise FeishuError(E.REACTION_PAGE_TOKEN_INVALID, f"invalid page_token {p.page_token!r}")
         after = position
     bot.require_id_type(p.user_id_type)
+    if p.reaction_type:
+        _check_emoji(p.reaction_type)
     found = await bot.core.reactions.list(
         bot.workspace,
         bot.app_id,
-        message_number(p.message_id),
+        message_number(bot, p.message_id),
         emoji_type=p.reaction_type or None,
         after_id=after,
         limit=p.page_size + 1,

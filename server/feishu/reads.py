@@ -39,7 +39,7 @@ async def read_users(bot: Bot, p: R.ReadUsersParams, _: None) -> R.ReadUsersPage
     message, readers = await bot.core.reads.sender_readers(
         bot.workspace,
         bot.app_id,
-        message_number(p.message_id),
+        message_number(bot, p.message_id),
         within_ms=READ_WINDOW_MS,
         after=after,
         limit=p.page_size + 1,

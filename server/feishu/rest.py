@@ -23,7 +23,6 @@ from starlette.routing import BaseRoute, Route
 
 from protocol import codec
 from protocol.feishu import errors as E
-from protocol.feishu import ids
 from protocol.feishu import rest as R
 from server.core.errors import CoreError
 from server.feishu import chats, messages, reactions, reads
@@ -172,14 +171,20 @@ class FeishuRest:
                         BOT_DISABLED[api.family],
                         f"Bot ability is not activated for app {app.app_id}",
                     )
-                bot = Bot(app, self.dialect.core, self.dialect.identity, self.dialect.apps)
+                bot = Bot(
+                    app,
+                    self.dialect.core,
+                    self.dialect.identity,
+                    self.dialect.apps,
+                    self.dialect.ids,
+                )
                 data = await api.handler(bot, params, body)
             except FeishuError as exc:
                 log.info("%s refused: %s %s", api.name, exc.code, exc.message)
                 return _envelope(exc)
             except CoreError as exc:
                 status, code = code_for(exc.reason, api.name, api.family)
-                message = ids.with_feishu_ids(exc.message)  # om_/oc_, not row numbers
+                message = self.dialect.ids.with_feishu_ids(exc.message)  # om_/oc_, not row numbers
                 log.info("%s refused: %s %s", api.name, code, message)
                 return feishu_envelope(status, code, message)
             return _success(data)

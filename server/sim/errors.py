@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Final
 
 from protocol import sim as S
-from protocol.feishu import ids
+from protocol.feishu.ids import FeishuIds
 from server.core.errors import CoreError, Reason
 
 TABLE: Final[dict[Reason, tuple[int, int]]] = {
@@ -44,7 +44,7 @@ class SimError(Exception):
         self.msg = msg
 
 
-def for_core(err: CoreError) -> SimError:
+def for_core(err: CoreError, ids: FeishuIds) -> SimError:
     """The answer to a core refusal; its message is kept (it names the offending value), with
     internal message and conversation numbers written as Feishu ids (``om_…``, ``oc_…``)."""
     status, code = TABLE.get(err.reason, (400, S.INVALID))

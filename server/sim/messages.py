@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 from protocol import sim as S
-from protocol.feishu import ids as feishu_ids
 from protocol.tim import ids as tim_ids
 from server.core.errors import CoreError, Reason
 from server.core.model import ConvKind
-from server.core.service import Core
 from server.sim import resolve
 
 
-async def send(core: Core, req: S.SendRequest) -> S.SendResult:
+async def send(sim: resolve.Sim, req: S.SendRequest) -> S.SendResult:
+    core = sim.core
     app = await resolve.workspace(core, req.workspace, req.sender)
     elements = resolve.body(req)
-    reply_to = await resolve.message(core, app, req.reply_to) if req.reply_to else None
+    reply_to = await resolve.message(sim, app, req.reply_to) if req.reply_to else None
     receiver, group_id = req.to_user, req.group_id
     if req.chat_id is not None:
-        conv = await resolve.chat(core, app, req.chat_id)
+        conv = await resolve.chat(sim, app, req.chat_id)
         if conv.kind is ConvKind.GROUP:
             group_id = conv.group_id
         elif conv.has_party(req.sender):
@@ -51,8 +50,8 @@ async def send(core: Core, req: S.SendRequest) -> S.SendResult:
         )
     m = sent.message
     return S.SendResult(
-        message_id=feishu_ids.message_id(m.id),
+        message_id=sim.ids.message_id(m.id),
         msg_id=tim_ids.format_msg_id(m.id, m.time_ms // 1000, m.random),
         seq=m.seq,
-        chat_id=feishu_ids.chat_id(m.conv_id),
+        chat_id=sim.ids.chat_id(m.conv_id),
     )

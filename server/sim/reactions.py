@@ -3,23 +3,27 @@
 from __future__ import annotations
 
 from protocol import sim as S
-from protocol.feishu import ids as feishu_ids
+from protocol.feishu.emoji import unknown_emoji
 from server.core.errors import CoreError, Reason
-from server.core.service import Core
 from server.sim import resolve
 
 
-async def react(core: Core, req: S.ReactRequest) -> S.ReactResult:
+async def react(sim: resolve.Sim, req: S.ReactRequest) -> S.ReactResult:
+    core = sim.core
     app = await resolve.workspace(core, req.workspace, req.user)
-    message = await resolve.message(core, app, req.message_id)
+    why = unknown_emoji(req.emoji_type)  # what a Feishu user can react with, nothing else
+    if why is not None:
+        raise CoreError(Reason.INVALID, why)
+    message = await resolve.message(sim, app, req.message_id)
     reaction = await core.reactions.add(app, req.user, message.id, req.emoji_type)
-    return S.ReactResult(reaction_id=feishu_ids.reaction_id(reaction.id))
+    return S.ReactResult(reaction_id=sim.ids.reaction_id(reaction.id))
 
 
-async def unreact(core: Core, req: S.UnreactRequest) -> S.ReactResult:
+async def unreact(sim: resolve.Sim, req: S.UnreactRequest) -> S.ReactResult:
+    core = sim.core
     app = await resolve.workspace(core, req.workspace, req.user)
-    message = await resolve.message(core, app, req.message_id)
-    number = feishu_ids.parse_reaction_id(req.reaction_id)
+    message = await resolve.message(sim, app, req.message_id)
+    number = sim.ids.parse_reaction_id(req.reaction_id)
     if number is None:
         raise CoreError(
             Reason.UNKNOWN_REACTION, f"{req.reaction_id!r} is not a reaction id of this server"

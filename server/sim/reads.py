@@ -3,18 +3,17 @@
 from __future__ import annotations
 
 from protocol import sim as S
-from protocol.feishu import ids as feishu_ids
 from server.core.errors import CoreError, Reason
 from server.core.model import ConvKind
-from server.core.service import Core
 from server.sim import resolve
 
 
-async def read(core: Core, req: S.ReadRequest) -> S.ReadResult:
+async def read(sim: resolve.Sim, req: S.ReadRequest) -> S.ReadResult:
+    core = sim.core
     app = await resolve.workspace(core, req.workspace, req.user)
     peer, group_id, conv_id = req.peer, req.group_id, None
     if req.chat_id is not None:
-        conv = await resolve.chat(core, app, req.chat_id)
+        conv = await resolve.chat(sim, app, req.chat_id)
         if conv.kind is ConvKind.GROUP:
             group_id, conv_id = conv.group_id, conv.id
         elif conv.has_party(req.user):
@@ -27,7 +26,7 @@ async def read(core: Core, req: S.ReadRequest) -> S.ReadResult:
         conv_id = (await core.groups.get(app, group_id)).conv_id
     upto_seq = None
     if req.up_to is not None:
-        found = await resolve.message(core, app, req.up_to)
+        found = await resolve.message(sim, app, req.up_to)
         if not resolve.in_conversation(found, conv_id, req.user, peer):
             raise CoreError(
                 Reason.INVALID, f"message {req.up_to!r} is not in the conversation being read"
@@ -45,6 +44,6 @@ async def read(core: Core, req: S.ReadRequest) -> S.ReadResult:
     return S.ReadResult(
         read_seq=change.read_seq,
         read_ms=change.read_ms,
-        newly_read=[feishu_ids.message_id(i) for i in change.newly_read],
+        newly_read=[sim.ids.message_id(i) for i in change.newly_read],
         unread_total=change.unread_total,
     )

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
 from protocol import codec
 from protocol import sim as S
-from protocol.feishu import ids as feishu_ids
+from protocol.feishu.ids import FeishuIds
 from protocol.tim import ids as tim_ids
 from server.core.errors import CoreError, Reason
 from server.core.model import Conversation, Element, Message
@@ -17,6 +18,14 @@ from server.sim.errors import SimError
 
 PLATFORM = "Web"
 """What the sim's acts report as their platform (TIM ``OptPlatform``): a user's client."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sim:
+    """What a simulation handler acts through: the core, and the database's Feishu ids."""
+
+    core: Core
+    ids: FeishuIds
 
 
 async def workspace(core: Core, app: int, *acting: str) -> int:
@@ -30,11 +39,12 @@ async def workspace(core: Core, app: int, *acting: str) -> int:
     return app
 
 
-async def message(core: Core, app: int, text: str) -> Message:
+async def message(sim: Sim, app: int, text: str) -> Message:
     """The message named by a Feishu ``om_`` id or a TIM msgID.
 
     Raises CoreError(UNKNOWN_MESSAGE) naming ``text``."""
-    number = feishu_ids.parse_message_id(text)
+    core = sim.core
+    number = sim.ids.parse_message_id(text)
     tim = tim_ids.parse_msg_id(text) if number is None else None
     if tim is not None:
         number = tim.id
@@ -56,11 +66,12 @@ async def message(core: Core, app: int, text: str) -> Message:
     return found
 
 
-async def chat(core: Core, app: int, chat_id: str) -> Conversation:
+async def chat(sim: Sim, app: int, chat_id: str) -> Conversation:
     """The conversation named by a Feishu ``oc_`` chat id (a group or a C2C pair).
 
     Raises CoreError(UNKNOWN_GROUP) naming ``chat_id``."""
-    number = feishu_ids.parse_chat_id(chat_id)
+    core = sim.core
+    number = sim.ids.parse_chat_id(chat_id)
     if number is not None:
         try:
             return await core.groups.conversation(app, number)

@@ -15,9 +15,9 @@ from starlette.routing import BaseRoute, Route
 from protocol import codec
 from protocol import sim as S
 from server.core.errors import CoreError
-from server.core.service import Core
 from server.sim import messages, reactions, reads
 from server.sim.errors import SimError, for_core
+from server.sim.resolve import Sim
 
 if TYPE_CHECKING:
     from server.wiring import Wiring
@@ -33,9 +33,9 @@ def _answer(status: int, body: Any) -> Response:
 
 
 def _endpoint(
-    core: Core,
+    wiring: Wiring,
     body_type: type[Any],
-    handler: Callable[[Core, Any], Awaitable[msgspec.Struct]],
+    handler: Callable[[Sim, Any], Awaitable[msgspec.Struct]],
 ) -> Callable[[Request], Awaitable[Response]]:
     decoder = codec.Decoder(body_type)
 
@@ -45,10 +45,11 @@ def _endpoint(
                 body = decoder.decode(await request.body())
             except msgspec.DecodeError as exc:  # ValidationError included
                 raise SimError(400, S.BAD_REQUEST, f"invalid body: {exc}") from None
+            sim = Sim(wiring.core, wiring.feishu.ids)
             try:
-                result = await handler(core, body)
+                result = await handler(sim, body)
             except CoreError as exc:
-                raise for_core(exc) from None
+                raise for_core(exc, sim.ids) from None
         except SimError as exc:
             log.info("sim %s %s refused: %s", request.method, request.url.path, exc.msg)
             return _answer(exc.status, S.ErrorBody(exc.code, exc.msg))
@@ -58,23 +59,22 @@ def _endpoint(
 
 
 def routes(wiring: Wiring) -> list[BaseRoute]:
-    core = wiring.core
     return [
         Route(
             "/sim/v1/messages",
-            _endpoint(core, S.SendRequest, messages.send),
+            _endpoint(wiring, S.SendRequest, messages.send),
             methods=["POST"],
         ),
-        Route("/sim/v1/reads", _endpoint(core, S.ReadRequest, reads.read), methods=["POST"]),
+        Route("/sim/v1/reads", _endpoint(wiring, S.ReadRequest, reads.read), methods=["POST"]),
         Route(
             "/sim/v1/reactions",
-            _endpoint(core, S.ReactRequest, reactions.react),
+            _endpoint(wiring, S.ReactRequest, reactions.react),
             methods=["POST"],
             name="sim_react",
         ),
         Route(
             "/sim/v1/reactions",
-            _endpoint(core, S.UnreactRequest, reactions.unreact),
+            _endpoint(wiring, S.UnreactRequest, reactions.unreact),
             methods=["DELETE"],
             name="sim_unreact",
         ),

@@ -82,6 +82,95 @@ def _finish(
     _advance(conn, channel, event_id, now_ms)
 
 
+@dataclass(frozen=True, slots=True)
+class Pruned:
+    """What retention has removed so far: ``rows`` rows, the newest of them from ``upto_ms``."""
+
+    rows: int = 0
+    upto_ms: int = 0
+
+
+def _record_pruned(
+    conn: sqlite3.Connection, kind: str, key: str, rows: int, upto_ms: int | None
+) -> None:
+    conn.execute(
+        "INSERT INTO pruned (kind, key, rows, upto_ms) VALUES (?, ?, ?, ?)"
+        " ON CONFLICT (kind, key) DO UPDATE SET rows = rows + excluded.rows,"
+        " upto_ms = max(upto_ms, excluded.upto_ms)",
+        (kind, key, rows, upto_ms or 0),
+    )
+
+
+def _prune_events(conn: sqlite3.Connection, before_ms: int, keep_rows: int, batch: int) -> int:
+    """Delete up to ``batch`` events that every channel has finished with and that are older
+    than ``before_ms`` or not among their app's newest ``keep_rows``; count them per app."""
+    done = conn.execute("SELECT min(event_id) FROM cursors").fetchone()[0]
+    if done is None:  # no delivery channel: every event is done with
+        done = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
+    deleted = 0
+    apps = [r[0] for r in conn.execute("SELECT DISTINCT app FROM events")]
+    for app in apps:
+        if deleted >= batch:
+            break
+        row = conn.execute(
+            "SELECT id FROM events WHERE app = ? ORDER BY id DESC LIMIT 1 OFFSET ?",
+            (app, keep_rows),
+        ).fetchone()
+        beyond = row[0] if row else 0  # this id and older are past the row limit
+        found = conn.execute(
+            "SELECT count(*), max(time_ms), max(id) FROM (SELECT id, time_ms FROM events"
+            " WHERE app = ? AND id <= ? AND (time_ms < ? OR id <= ?) ORDER BY id LIMIT ?)",
+            (app, done, before_ms, beyond, batch - deleted),
+        ).fetchone()
+        if not found[0]:
+            continue
+        conn.execute(
+            "DELETE FROM events WHERE app = ? AND id <= ? AND (time_ms < ? OR id <= ?)",
+            (app, found[2], before_ms, beyond),
+        )
+        _record_pruned(conn, "events", str(app), found[0], found[1])
+        deleted += found[0]
+    return deleted
+
+
+def _prune_attempts(conn: sqlite3.Connection, before_ms: int, keep_rows: int, batch: int) -> int:
+    """Delete up to ``batch`` attempts older than ``before_ms`` or not among their channel's
+    newest ``keep_rows``; count them per channel."""
+    deleted = 0
+    channels = [r[0] for r in conn.execute("SELECT DISTINCT channel FROM attempts")]
+    for channel in channels:
+        if deleted >= batch:
+            break
+        row = conn.execute(
+            "SELECT id FROM attempts WHERE channel = ? ORDER BY id DESC LIMIT 1 OFFSET ?",
+            (channel, keep_rows),
+        ).fetchone()
+        beyond = row[0] if row else 0
+        found = conn.execute(
+            "SELECT count(*), max(time_ms), max(id) FROM (SELECT id, time_ms FROM attempts"
+            " WHERE channel = ? AND (time_ms < ? OR id <= ?) ORDER BY id LIMIT ?)",
+            (channel, before_ms, beyond, batch - deleted),
+        ).fetchone()
+        if not found[0]:
+            continue
+        conn.execute(
+            "DELETE FROM attempts WHERE channel = ? AND id <= ? AND (time_ms < ? OR id <= ?)",
+            (channel, found[2], before_ms, beyond),
+        )
+        _record_pruned(conn, "attempts", channel, found[0], found[1])
+        deleted += found[0]
+    return deleted
+
+
+def _prune_pass(
+    conn: sqlite3.Connection, before_ms: int, keep_rows: int, batch: int
+) -> tuple[int, int]:
+    return (
+        _prune_events(conn, before_ms, keep_rows, batch),
+        _prune_attempts(conn, before_ms, keep_rows, batch),
+    )
+
+
 class EventStore:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -138,6 +227,17 @@ class EventStore:
         params.append(limit)
         rows = await self.db.fetchall(sql, params)
         return [Attempt(r[0], r[1], r[2], r[3], bool(r[4]), r[5], r[6]) for r in rows]
+
+    async def prune(self, before_ms: int, keep_rows: int, batch: int = 2000) -> tuple[int, int]:
+        """One bounded pass of retention: ``(events, attempts)`` deleted, at most ``batch`` of
+        each, in one short write (callers repeat while a pass is full)."""
+        return await self.db.write(_prune_pass, before_ms, keep_rows, batch)
+
+    async def pruned(self, kind: str, key: str) -> Pruned:
+        row = await self.db.fetchone(
+            "SELECT rows, upto_ms FROM pruned WHERE kind = ? AND key = ?", (kind, key)
+        )
+        return Pruned(row[0], row[1]) if row else Pruned()
 
     async def pending(self, channel: str) -> int:
         """How many events the channel has not finished with (any app)."""

@@ -176,10 +176,10 @@ async def test_p2p_message_to_the_bot_is_received(tmp_path: Path) -> None:
         "content",
         "mentions",
     ]
-    assert msg["message_id"] == ids.message_id(message.id)
+    assert msg["message_id"] == srv.ids.message_id(message.id)
     assert msg["root_id"] == msg["parent_id"] == ""
     assert msg["create_time"] == msg["update_time"] == str(message.time_ms)
-    assert msg["chat_id"] == ids.chat_id(message.conv_id)
+    assert msg["chat_id"] == srv.ids.chat_id(message.conv_id)
     assert msg["chat_type"] == "p2p"
     assert msg["message_type"] == "text"
     assert msg["content"] == '{"text":"hello bot"}'
@@ -266,10 +266,10 @@ async def test_group_message_mentioning_the_bot(tmp_path: Path) -> None:
 
     hit = receiver.events[0]
     msg = check_envelope(hit, RECEIVE)["message"]
-    assert msg["message_id"] == ids.message_id(sent.message.id)
+    assert msg["message_id"] == srv.ids.message_id(sent.message.id)
     assert msg["chat_type"] == "group"
-    assert msg["chat_id"] == ids.chat_id(sent.message.conv_id)
-    assert msg["parent_id"] == msg["root_id"] == ids.message_id(reply_to.id)
+    assert msg["chat_id"] == srv.ids.chat_id(sent.message.conv_id)
+    assert msg["parent_id"] == msg["root_id"] == srv.ids.message_id(reply_to.id)
     assert msg["content"] == '{"text":"@_user_1 please look"}'
     assert msg["mentions"] == [
         {"key": "@_user_1", "id": uid(BOT, with_user_id=False), "name": BOT_NAME, "tenant_key": TK}
@@ -332,13 +332,13 @@ async def test_reading_the_bots_messages(tmp_path: Path) -> None:
     assert event["reader"]["reader_id"] == uid("alice")
     assert event["reader"]["tenant_key"] == TK
     assert event["reader"]["read_time"].isdigit()
-    assert event["message_id_list"] == [ids.message_id(m.id) for m in first]
+    assert event["message_id_list"] == [srv.ids.message_id(m.id) for m in first]
     sdk = hit.sdk
     assert isinstance(sdk, P2ImMessageMessageReadV1)
     assert sdk.event.reader.reader_id.user_id == "alice"
-    assert sdk.event.message_id_list == [ids.message_id(m.id) for m in first]
+    assert sdk.event.message_id_list == [srv.ids.message_id(m.id) for m in first]
     second = check_envelope(receiver.events[1], READ)
-    assert second["message_id_list"] == [ids.message_id(third.id)]
+    assert second["message_id_list"] == [srv.ids.message_id(third.id)]
     assert receiver.events[2].event_type == RECEIVE
 
 
@@ -353,7 +353,7 @@ async def test_a_tim_rest_read_of_the_bots_chat(tmp_path: Path) -> None:
             )
         await receiver.wait_until(lambda: len(receiver.events) == 1, what="message_read_v1")
     event = check_envelope(receiver.events[0], READ)
-    assert event["message_id_list"] == [ids.message_id(sent.message.id)]
+    assert event["message_id_list"] == [srv.ids.message_id(sent.message.id)]
     assert event["reader"]["reader_id"] == uid("alice")
 
 
@@ -375,7 +375,7 @@ async def test_receipts_for_the_bots_messages(tmp_path: Path) -> None:
         await core.messages.send_c2c(SDKAPPID, "carol", BOT, text("barrier"))
         await receiver.wait_until(lambda: len(receiver.events) == 2, what="the barrier")
     event = check_envelope(receiver.events[0], READ)
-    assert event["message_id_list"] == [ids.message_id(sent.message.id)]
+    assert event["message_id_list"] == [srv.ids.message_id(sent.message.id)]
     assert receiver.events[1].event_type == RECEIVE
 
 
@@ -400,7 +400,7 @@ async def test_reactions_created_and_deleted(tmp_path: Path) -> None:
     created, deleted, by_app = receiver.events
     body = check_envelope(created, CREATED)
     assert body == {
-        "message_id": ids.message_id(sent.id),
+        "message_id": srv.ids.message_id(sent.id),
         "reaction_type": {"emoji_type": "THUMBSUP"},
         "operator_type": "user",
         "user_id": uid("alice"),
@@ -480,7 +480,7 @@ async def test_reaction_in_a_group_with_the_bot(tmp_path: Path) -> None:
         await core.reactions.add(SDKAPPID, "bob", sent.message.id, "HEART")
         await receiver.wait_until(lambda: len(receiver.events) == 1, what="created_v1")
     body = check_envelope(receiver.events[0], CREATED)
-    assert body["message_id"] == ids.message_id(sent.message.id)
+    assert body["message_id"] == srv.ids.message_id(sent.message.id)
     assert body["user_id"] == uid("bob")
 
 

@@ -32,6 +32,7 @@ from tests.harness import SDKAPPID, Running, running_server
 # The SDK's ping loop logs a failed ping (after a server-side close) with the deprecated warn().
 pytestmark = pytest.mark.filterwarnings("ignore:The 'warn' method is deprecated:DeprecationWarning")
 
+UNIT_IDS = ids.FeishuIds("unit")  # ids for frames built without a server
 APP = FeishuAppSettings(
     app_id="cli_longconn",
     app_secret="s3cret",
@@ -72,9 +73,9 @@ async def discover(srv: Running, body: dict[str, Any] | bytes) -> dict[str, Any]
 def receive_body(event_id: str, text: str, event_type: str = "im.message.receive_v1") -> bytes:
     """A schema-2.0 receive event as the renderer would write it (for channel unit tests)."""
     message = {
-        "message_id": ids.message_id(1),
+        "message_id": UNIT_IDS.message_id(1),
         "create_time": "1700000000000",
-        "chat_id": ids.chat_id(1),
+        "chat_id": UNIT_IDS.chat_id(1),
         "chat_type": "p2p",
         "message_type": "text",
         "content": json.dumps({"text": text}),

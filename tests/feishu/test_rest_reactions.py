@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from lark_oapi.api.im.v1 import (
     CreateMessageReactionRequest,
     CreateMessageReactionRequestBody,
@@ -12,8 +13,8 @@ from lark_oapi.api.im.v1 import (
     ListMessageReactionRequest,
 )
 
+from clients.sim import SimClient, SimError
 from protocol.feishu import errors as E
-from protocol.feishu import ids
 from server.core.clock import FakeClock
 from tests.feishu.rest_support import OTHER_WORKSPACE, WORKSPACE, Env, app, feishu_server
 from tests.feishu.test_rest_messages import delete
@@ -60,7 +61,7 @@ async def test_create_list_and_delete_reactions(tmp_path: Path) -> None:
         assert r.action_time == str(clock.now_ms())
         assert (await react(env, message_id, "THUMBSUP")).data.reaction_id == r.reaction_id
         clock.advance(seconds=1)
-        number = ids.parse_message_id(message_id) or 0
+        number = env.srv.ids.parse_message_id(message_id) or 0
         await env.srv.wiring.core.reactions.add(WORKSPACE, "alice", number, "SMILE")
 
         listed = await reactions(env, message_id)
@@ -100,9 +101,9 @@ async def test_reaction_refusals(tmp_path: Path) -> None:
         assert (await unreact(env, message_id, mine)).success()
         assert (await unreact(env, message_id, mine)).code == E.REACTION_ID_INVALID
         assert (await unreact(env, message_id, "rc_made_up")).code == E.REACTION_ID_INVALID
-        number = ids.parse_message_id(message_id) or 0
+        number = env.srv.ids.parse_message_id(message_id) or 0
         theirs = await env.srv.wiring.core.reactions.add(WORKSPACE, "alice", number, "OK")
-        resp = await unreact(env, message_id, ids.reaction_id(theirs.id))
+        resp = await unreact(env, message_id, env.srv.ids.reaction_id(theirs.id))
         assert resp.code == E.REACTION_NOT_OWN
         bad_page = await reactions(env, message_id, page_token="%%%")
         assert bad_page.code == E.REACTION_PAGE_TOKEN_INVALID
@@ -111,6 +112,29 @@ async def test_reaction_refusals(tmp_path: Path) -> None:
         recalled = await env.sent_id("alice")
         assert (await delete(env, recalled)).success()
         assert (await react(env, recalled, "OK")).code == E.REACTION_MESSAGE_NOT_FOUND
-        group = await env.srv.wiring.core.groups.by_conv(WORKSPACE, ids.parse_chat_id(chat_id) or 0)
+        group = await env.srv.wiring.core.groups.by_conv(
+            WORKSPACE, env.srv.ids.parse_chat_id(chat_id) or 0
+        )
         await env.srv.wiring.core.groups.remove_members(WORKSPACE, group.group_id, [bot.app_id])
         assert (await react(env, message_id, "OK")).code == E.REACTION_NO_PERMISSION
+
+
+async def test_only_feishus_emoji_types_are_reactions(tmp_path: Path) -> None:
+    """An emoji_type that is not one of Feishu's 171 (a wrong case included) is 231001, with
+    the right case suggested, and adds nothing; the list filter is checked the same way; the
+    simulation API refuses it too."""
+    async with feishu_server(tmp_path) as env:
+        message_id = await env.sent_id("alice")
+        for emoji in ("NOPE", "thumbsup", "😀"):
+            resp = await react(env, message_id, emoji)
+            assert resp.code == E.REACTION_TYPE_INVALID, (emoji, resp.code, resp.msg)
+        assert "did you mean 'THUMBSUP'" in (await react(env, message_id, "thumbsup")).msg
+        assert (await react(env, message_id, "Typing")).success()  # CamelCase is Feishu's own
+        listed = await reactions(env, message_id)
+        assert [i.reaction_type.emoji_type for i in listed.data.items] == ["Typing"]
+        filtered = await reactions(env, message_id, reaction_type="typing")
+        assert filtered.code == E.REACTION_TYPE_INVALID
+        async with SimClient(env.srv.base_url) as sim:
+            with pytest.raises(SimError) as refused:
+                await sim.react("alice", message_id, "NOPE")
+        assert refused.value.status == 400

@@ -64,7 +64,7 @@ async def test_group_readers_are_ordered_by_read_time(tmp_path: Path) -> None:
         chat_id = await create_chat(env, ["alice", "bob", "carol"])
         message_id = await env.sent_id(chat_id, receive_id_type="chat_id")
         core = env.srv.wiring.core
-        group = await core.groups.by_conv(WORKSPACE, ids.parse_chat_id(chat_id) or 0)
+        group = await core.groups.by_conv(WORKSPACE, env.srv.ids.parse_chat_id(chat_id) or 0)
         times = {}
         for user in ("carol", "alice"):
             clock.advance(seconds=3)
@@ -83,7 +83,7 @@ async def test_a_tim_receipt_for_a_bot_message_is_a_read(tmp_path: Path) -> None
     async with feishu_server(tmp_path, clock=clock) as env:
         message_id = await env.sent_id("alice")
         clock.advance(seconds=2)
-        number = ids.parse_message_id(message_id)
+        number = env.srv.ids.parse_message_id(message_id)
         assert number is not None
         await env.srv.wiring.core.receipts.send_ids(WORKSPACE, "alice", [number])
         assert await env.readers(message_id) == [("alice", str(clock.now_ms()))]
@@ -108,7 +108,7 @@ async def test_bots_are_never_listed_as_readers(tmp_path: Path) -> None:
     async with feishu_server(tmp_path, bot, other) as env:
         chat_id = await create_chat(env, ["alice", "bob"])
         core = env.srv.wiring.core
-        group = await core.groups.by_conv(WORKSPACE, ids.parse_chat_id(chat_id) or 0)
+        group = await core.groups.by_conv(WORKSPACE, env.srv.ids.parse_chat_id(chat_id) or 0)
         await core.groups.add_members(WORKSPACE, group.group_id, [other.app_id])
         message_id = await env.sent_id(chat_id, receive_id_type="chat_id")
         await core.reads.mark_group(WORKSPACE, other.app_id, group.group_id)
@@ -126,7 +126,7 @@ async def test_pages_follow_page_token_and_bad_params_are_230001(tmp_path: Path)
         chat_id = await create_chat(env, list(users))
         message_id = await env.sent_id(chat_id, receive_id_type="chat_id")
         core = env.srv.wiring.core
-        group = await core.groups.by_conv(WORKSPACE, ids.parse_chat_id(chat_id) or 0)
+        group = await core.groups.by_conv(WORKSPACE, env.srv.ids.parse_chat_id(chat_id) or 0)
         for user in reversed(users):
             clock.advance(ms=10)
             await core.reads.mark_group(WORKSPACE, user, group.group_id)
@@ -201,7 +201,7 @@ async def test_bot_out_of_the_chat_disabled_or_out_of_reach(tmp_path: Path) -> N
         sent = await core.messages.send_c2c(
             WORKSPACE, bot.app_id, "bob", [Element(kind="text", text="old")]
         )
-        to_bob = ids.message_id(sent.message.id)
+        to_bob = env.srv.ids.message_id(sent.message.id)
         assert (await env.read_users(to_bob)).code == E.MSG_USER_UNREACHABLE
         assert (await env.readers(await env.sent_id("alice"))) == []
 

@@ -13,7 +13,6 @@ from clients.sim import SimClient, SimError
 from clients.tim import TimClient
 from clients.tim_rest import TimRestClient
 from protocol import sim as S
-from protocol.feishu import ids as feishu_ids
 from protocol.tim import ids as tim_ids
 from server.core.errors import Reason
 from server.sim.errors import TABLE
@@ -68,11 +67,11 @@ async def test_send_c2c_answers_the_ids_of_both_dialects(world: World) -> None:
     sent = await world.sim.send("alice", to_user="bob", text="hello")
     pushed = await bob.next_push("onRecvNewMessage")
     assert pushed.msgID == sent.msg_id and pushed.sender == "alice" and sent.seq == 1
-    number = feishu_ids.parse_message_id(sent.message_id)
+    number = world.srv.ids.parse_message_id(sent.message_id)
     parts = tim_ids.parse_msg_id(sent.msg_id)
     assert parts is not None and number == parts.id
     message = await world.srv.wiring.core.messages.get(S.DEFAULT_WORKSPACE, number)
-    assert feishu_ids.parse_chat_id(sent.chat_id) == message.conv_id
+    assert world.srv.ids.parse_chat_id(sent.chat_id) == message.conv_id
     assert [e.text for e in message.body] == ["hello"]
 
 
@@ -85,7 +84,7 @@ async def test_send_by_group_id_and_chat_id_reaches_the_same_conversation(world:
     hello = await world.sim.send("alice", to_user="bob", text="hi bob")
     answer = await world.sim.send("bob", chat_id=hello.chat_id, text="hi alice")
     message = await world.srv.wiring.core.messages.get(
-        S.DEFAULT_WORKSPACE, feishu_ids.parse_message_id(answer.message_id) or 0
+        S.DEFAULT_WORKSPACE, world.srv.ids.parse_message_id(answer.message_id) or 0
     )
     assert (message.sender, message.receiver, answer.seq) == ("bob", "alice", 2)
 
@@ -164,7 +163,7 @@ async def test_reactions_add_and_remove(world: World) -> None:
     after removal."""
     sent = await world.sim.send("alice", group_id="team", text="vote")
     reaction = await world.sim.react("bob", sent.message_id, "THUMBSUP")
-    assert feishu_ids.parse_reaction_id(reaction) is not None
+    assert world.srv.ids.parse_reaction_id(reaction) is not None
     assert await world.sim.react("bob", sent.msg_id, "THUMBSUP") == reaction
     with pytest.raises(SimError) as err:
         await world.sim.unreact("carol", sent.message_id, reaction)
