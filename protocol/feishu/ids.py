@@ -13,7 +13,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import threading
 from typing import Final
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 EMAIL_DOMAIN = "example.com"
 
@@ -47,76 +50,68 @@ MAX_NUMBER: Final = 2**63 - 1
 """SQLite's largest integer: no id or position this server makes is larger."""
 
 _HEX32: Final = re.compile(r"[0-9a-f]{32}")
+# the second half of an id's block: what kind of id it is (and the check that it is one)
+_MESSAGE: Final = b"message\0"
+_CHAT: Final = b"chat\0\0\0\0"
+_REACTION: Final = b"reaction"
 _NUMBERED: Final = re.compile(r"\b(message|conversation) ([0-9]{1,19})\b")
 
 
 class FeishuIds:
     """The ``om_``/``oc_``/``rc_`` ids of one database's messages, chats and reactions.
 
-    Each is the prefix and 32 hex digits, like Feishu's: a 64-bit check and the row number
-    under a keyed 64-bit permutation (a 4-round Feistel network over blake2b), both keyed by
-    the database's random ``instance``. So ids look random, differ between databases (two
-    fresh databases' first messages have different ids: a receiver deduplicating by message id
-    across test runs drops nothing), parse back to their number here, and an id made up or
-    minted by another database parses to None.
+    Each is the prefix and 32 hex digits, like Feishu's: one AES block (a keyed permutation of
+    128 bits) holding the row number (64 bits) and the kind of id (64 bits, the check), keyed by
+    the database's random ``instance``. So ids look random, differ between databases (two fresh
+    databases' first messages have different ids: a receiver deduplicating by message id across
+    test runs drops nothing), parse back to their number here, and an id that was made up,
+    minted by another database or is of another kind parses to None (a forgery must guess 64
+    bits). AES-ECB on a single block is exactly a keyed permutation, and with ``cryptography``
+    (already here for Feishu's webhook encryption) it costs about 0.5 us an id.
     """
 
-    __slots__ = ("_key",)
+    __slots__ = ("_decrypt", "_encrypt", "_lock")
 
     def __init__(self, instance: str) -> None:
-        self._key = hashlib.blake2b(f"feishu-ids:{instance}".encode(), digest_size=32).digest()
+        key = hashlib.blake2b(f"feishu-ids:{instance}".encode(), digest_size=32).digest()
+        cipher = Cipher(algorithms.AES(key), modes.ECB())  # one block at a time: a PRP
+        self._encrypt = cipher.encryptor()
+        self._decrypt = cipher.decryptor()
+        self._lock = threading.Lock()  # a cipher context is not safe across threads
 
-    def _round(self, kind: str, i: int, half: int) -> int:
-        data = f"{kind}:{i}:{half}".encode()
-        return int.from_bytes(hashlib.blake2b(data, key=self._key, digest_size=4).digest())
+    def _mint(self, prefix: str, kind: bytes, number: int) -> str:
+        with self._lock:
+            block = self._encrypt.update(number.to_bytes(8) + kind)
+        return prefix + block.hex()
 
-    def _permute(self, kind: str, number: int) -> int:
-        left, right = number >> 32, number & 0xFFFFFFFF
-        for i in range(4):
-            left, right = right, left ^ self._round(kind, i, right)
-        return (left << 32) | right
-
-    def _unpermute(self, kind: str, body: int) -> int:
-        left, right = body >> 32, body & 0xFFFFFFFF
-        for i in reversed(range(4)):
-            left, right = right ^ self._round(kind, i, left), left
-        return (left << 32) | right
-
-    def _check(self, kind: str, body: int) -> str:
-        data = f"{kind}:check:{body}".encode()
-        return hashlib.blake2b(data, key=self._key, digest_size=8).hexdigest()
-
-    def _mint(self, prefix: str, kind: str, number: int) -> str:
-        body = self._permute(kind, number)
-        return f"{prefix}{self._check(kind, body)}{body:016x}"
-
-    def _parse(self, prefix: str, kind: str, text: str) -> int | None:
+    def _parse(self, prefix: str, kind: bytes, text: str) -> int | None:
         digits = text[len(prefix) :]
         if not text.startswith(prefix) or not _HEX32.fullmatch(digits):
             return None
-        body = int(digits[16:], 16)
-        if not hmac.compare_digest(digits[:16], self._check(kind, body)):
+        with self._lock:
+            block = self._decrypt.update(bytes.fromhex(digits))
+        if not hmac.compare_digest(block[8:], kind):
             return None
-        number = self._unpermute(kind, body)
+        number = int.from_bytes(block[:8])
         return number if 0 < number <= MAX_NUMBER else None
 
     def chat_id(self, conv_id: int) -> str:
-        return self._mint("oc_", "chat", conv_id)
+        return self._mint("oc_", _CHAT, conv_id)
 
     def parse_chat_id(self, text: str) -> int | None:
-        return self._parse("oc_", "chat", text)
+        return self._parse("oc_", _CHAT, text)
 
     def message_id(self, msg_id: int) -> str:
-        return self._mint("om_", "msg", msg_id)
+        return self._mint("om_", _MESSAGE, msg_id)
 
     def parse_message_id(self, text: str) -> int | None:
-        return self._parse("om_", "msg", text)
+        return self._parse("om_", _MESSAGE, text)
 
     def reaction_id(self, number: int) -> str:
-        return self._mint("rc_", "reaction", number)
+        return self._mint("rc_", _REACTION, number)
 
     def parse_reaction_id(self, text: str) -> int | None:
-        return self._parse("rc_", "reaction", text)
+        return self._parse("rc_", _REACTION, text)
 
     def with_feishu_ids(self, text: str) -> str:
         """``text`` (a server message) with internal numbers written as the ids a Feishu caller

@@ -25,7 +25,7 @@ def token_of(text: str) -> str:
 HUGE_ID = 2**64 - 1  # the largest number an id's 64 bits can carry; past SQLite's
 
 
-def forged(feishu_ids: ids.FeishuIds, prefix: str, kind: str, number: int) -> str:
+def forged(feishu_ids: ids.FeishuIds, prefix: str, kind: bytes, number: int) -> str:
     """An id with a valid check part for ``number``, as ids.py would mint it."""
     return feishu_ids._mint(prefix, kind, number)
 
@@ -45,8 +45,8 @@ def test_positions_are_ascii_digits(text: str) -> None:
 def test_huge_ids_do_not_parse() -> None:
     """An id whose number SQLite could not hold is no id of this server."""
     feishu_ids = ids.FeishuIds("unit")
-    assert feishu_ids.parse_message_id(forged(feishu_ids, "om_", "msg", HUGE_ID)) is None
-    assert feishu_ids.parse_chat_id(forged(feishu_ids, "oc_", "chat", 2**63)) is None
+    assert feishu_ids.parse_message_id(forged(feishu_ids, "om_", ids._MESSAGE, HUGE_ID)) is None
+    assert feishu_ids.parse_chat_id(forged(feishu_ids, "oc_", ids._CHAT, 2**63)) is None
     assert feishu_ids.parse_message_id(feishu_ids.message_id(2**63 - 1)) == 2**63 - 1
 
 
@@ -101,13 +101,13 @@ async def test_forged_values_get_their_documented_code_not_500(tmp_path: Path) -
                 ("GET", "/open-apis/im/v1/chats", {"page_token": huge}, {"page_token": "nope"}),
                 (
                     "GET",
-                    f"/open-apis/im/v1/messages/{forged(env.srv.ids, 'om_', 'msg', HUGE_ID)}",
+                    f"/open-apis/im/v1/messages/{forged(env.srv.ids, 'om_', ids._MESSAGE, HUGE_ID)}",
                     {},
                     None,
                 ),
                 (
                     "GET",
-                    f"/open-apis/im/v1/chats/{forged(env.srv.ids, 'oc_', 'chat', HUGE_ID)}",
+                    f"/open-apis/im/v1/chats/{forged(env.srv.ids, 'oc_', ids._CHAT, HUGE_ID)}",
                     {},
                     None,
                 ),
@@ -118,6 +118,7 @@ async def test_forged_values_get_their_documented_code_not_500(tmp_path: Path) -
                 if plain_bad is not None:
                     assert (status, got_code) == await code(method, path, **plain_bad), path
             status, got_code = await code(
-                "GET", f"/open-apis/im/v1/messages/{forged(env.srv.ids, 'om_', 'msg', HUGE_ID)}"
+                "GET",
+                f"/open-apis/im/v1/messages/{forged(env.srv.ids, 'om_', ids._MESSAGE, HUGE_ID)}",
             )
             assert (status, got_code) == await code("GET", "/open-apis/im/v1/messages/om_nope")
