@@ -1,6 +1,7 @@
 """A Feishu bot written as Feishu's own documentation shows it, pointed at this server.
 
     scripts/serve --config examples/feishu.toml      # in one terminal
+    .venv/bin/pip install -e '.[examples]'           # once: lark-oapi, the bot's own SDK
     .venv/bin/python examples/feishu_bot.py          # in another
 
 Only the domain differs from a bot for the real Feishu. The bot receives its events over the
@@ -14,8 +15,12 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 
-import lark_oapi as lark
+try:
+    import lark_oapi as lark
+except ModuleNotFoundError:  # scripts/serve installs the server, not the bots' SDKs
+    sys.exit("examples/feishu_bot.py needs lark-oapi: .venv/bin/pip install -e '.[examples]'")
 from lark_oapi.api.im.v1 import (
     P2ImMessageMessageReadV1,
     P2ImMessageReceiveV1,
