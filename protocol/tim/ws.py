@@ -9,6 +9,7 @@ docs/protocol.md documents each frame; its JSON Schema is generated from these t
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -228,6 +229,35 @@ class KickedOffline(msgspec.Struct):
 
 request_decoder: codec.Decoder[AnyRequest] = codec.Decoder(AnyRequest)
 encoder = msgspec.json.Encoder()
+
+
+class _Address(msgspec.Struct):
+    """Just the fields that address a response; everything else in the frame is skipped."""
+
+    cmd: Any = None
+    reqId: Any = None
+
+
+_address_decoder = codec.Decoder(_Address)
+_CMD = re.compile(rb'"cmd"\s*:\s*"([A-Za-z]{1,64})"')
+_REQ_ID = re.compile(rb'"reqId"\s*:\s*([0-9]{1,15})\b')
+
+
+def peek_address(raw: str | bytes) -> tuple[str, int]:
+    """Best-effort ``cmd`` and ``reqId`` of a frame that failed to decode (or is over the size
+    limit), to address the error; ``("", 0)`` when there is none. Other fields are skipped
+    unparsed; a frame that is not JSON at all (nested too deep, say) is scanned for them in its
+    first 4 KiB. Never raises."""
+    try:
+        address = _address_decoder.decode(raw)
+    except msgspec.DecodeError:
+        head = (raw.encode("utf-8", "replace") if isinstance(raw, str) else raw)[:4096]
+        cmd_m, req_m = _CMD.search(head), _REQ_ID.search(head)
+        req = int(req_m[1]) if req_m else 0
+        return (cmd_m[1].decode() if cmd_m else ""), (req if req <= 2**53 else 0)
+    cmd, req = address.cmd, address.reqId
+    ok_req = isinstance(req, int) and not isinstance(req, bool) and 0 <= req <= 2**53
+    return (cmd if isinstance(cmd, str) else ""), (req if ok_req else 0)
 
 
 def decode_request(data: str | bytes) -> AnyRequest:

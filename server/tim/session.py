@@ -19,7 +19,6 @@ import msgspec
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocketDisconnect
 
-from protocol import codec
 from protocol.tim import errors as E
 from protocol.tim import ws as W
 from server.core.errors import CoreError
@@ -51,28 +50,6 @@ HANDLERS: dict[type[W.Request], WsHandler] = {
     W.GetC2CHistoryMessageList: messages.ws_c2c_history,
     W.GetGroupHistoryMessageList: messages.ws_group_history,
 }
-
-
-class _Address(msgspec.Struct):
-    """Just the fields that address a response; everything else in the frame is skipped."""
-
-    cmd: Any = None
-    reqId: Any = None
-
-
-_address_decoder = codec.Decoder(_Address)
-
-
-def _peek(raw: str | bytes) -> tuple[str, int]:
-    """Best-effort ``cmd`` and ``reqId`` of a frame that failed to decode (or is over the size
-    limit), to address the error. Other fields are skipped unparsed, so a big frame costs little."""
-    try:
-        address = _address_decoder.decode(raw)
-    except msgspec.DecodeError:  # not JSON, or not a JSON object
-        return "", 0
-    cmd, req = address.cmd, address.reqId
-    ok_req = isinstance(req, int) and not isinstance(req, bool) and 0 <= req <= 2**53
-    return (cmd if isinstance(cmd, str) else ""), (req if ok_req else 0)
 
 
 class TimSessions:
@@ -164,7 +141,7 @@ class _Connection:
         small = len(raw) * 4 <= limit if isinstance(raw, str) else len(raw) <= limit
         size = 0 if small else len(raw.encode() if isinstance(raw, str) else raw)
         if size > limit:
-            cmd, req_id = _peek(raw)  # every request gets its answer, this one too
+            cmd, req_id = W.peek_address(raw)  # every request gets its answer, this one too
             await self._reply(
                 W.Response(
                     cmd=cmd,
@@ -177,7 +154,7 @@ class _Connection:
         try:
             request = W.decode_request(raw)
         except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            cmd, req_id = _peek(raw)
+            cmd, req_id = W.peek_address(raw)
             if not isinstance(exc, msgspec.ValidationError):  # not JSON at all
                 desc = f"frame is not valid JSON: {exc}"
             elif cmd and cmd not in W.COMMANDS:

@@ -82,7 +82,8 @@ WS_CASES = [
 
 @pytest.mark.parametrize("frame", WS_CASES)
 def test_known_ws_frames_are_answered_and_the_session_lives(world: World, frame: str) -> None:
-    """Each frame found by hand gets a refusal on /tim/ws and the session goes on."""
+    """Each frame found by hand gets a refusal on /tim/ws, addressed to its reqId, and the
+    session goes on."""
     sig = gen_usersig(SDKAPPID, KEY, "bob", now=int(time.time()))
     with connect(world.srv.ws_url) as ws:
         login = {"cmd": "login", "reqId": 1, "sdkAppID": SDKAPPID, "userID": "bob",
@@ -93,6 +94,7 @@ def test_known_ws_frames_are_answered_and_the_session_lives(world: World, frame:
         ws.send(frame)
         answer = json.loads(ws.recv(timeout=10))
         assert answer.get("code", 0) not in (0, E.INTERNAL), answer
+        assert answer["reqId"] == 7, answer  # addressed, even when the frame is not JSON
         assert snapshot(world.db) == before
         ws.send('{"cmd":"getConversation","reqId":8,"conversationID":"c2c_alice"}')
         assert json.loads(ws.recv(timeout=10)).get("reqId") == 8
