@@ -82,6 +82,9 @@ def _finish(
     _advance(conn, channel, event_id, now_ms)
 
 
+MAX_ID = 2**63 - 1
+
+
 @dataclass(frozen=True, slots=True)
 class Pruned:
     """What retention has removed so far: ``rows`` rows, the newest of them from ``upto_ms``."""
@@ -101,73 +104,71 @@ def _record_pruned(
     )
 
 
-def _prune_events(conn: sqlite3.Connection, before_ms: int, keep_rows: int, batch: int) -> int:
-    """Delete up to ``batch`` events that every channel has finished with and that are older
-    than ``before_ms`` or not among their app's newest ``keep_rows``; count them per app."""
-    done = conn.execute("SELECT min(event_id) FROM cursors").fetchone()[0]
-    if done is None:  # no delivery channel: every event is done with
-        done = conn.execute("SELECT coalesce(max(id), 0) FROM events").fetchone()[0]
-    deleted = 0
-    apps = [r[0] for r in conn.execute("SELECT DISTINCT app FROM events")]
-    for app in apps:
-        if deleted >= batch:
-            break
-        row = conn.execute(
-            "SELECT id FROM events WHERE app = ? ORDER BY id DESC LIMIT 1 OFFSET ?",
-            (app, keep_rows),
-        ).fetchone()
-        beyond = row[0] if row else 0  # this id and older are past the row limit
-        found = conn.execute(
-            "SELECT count(*), max(time_ms), max(id) FROM (SELECT id, time_ms FROM events"
-            " WHERE app = ? AND id <= ? AND (time_ms < ? OR id <= ?) ORDER BY id LIMIT ?)",
-            (app, done, before_ms, beyond, batch - deleted),
-        ).fetchone()
-        if not found[0]:
-            continue
-        conn.execute(
-            "DELETE FROM events WHERE app = ? AND id <= ? AND (time_ms < ? OR id <= ?)",
-            (app, found[2], before_ms, beyond),
-        )
-        _record_pruned(conn, "events", str(app), found[0], found[1])
-        deleted += found[0]
-    return deleted
+# What retention prunes, per kind: (table, the column rows are grouped by). Both tables have an
+# index on (that column, id): events_app (0002) and attempts_channel (0006).
+_PRUNED_TABLES: dict[str, tuple[str, str]] = {
+    "events": ("events", "app"),
+    "attempts": ("attempts", "channel"),
+}
 
 
-def _prune_attempts(conn: sqlite3.Connection, before_ms: int, keep_rows: int, batch: int) -> int:
-    """Delete up to ``batch`` attempts older than ``before_ms`` or not among their channel's
-    newest ``keep_rows``; count them per channel."""
+def _prune(
+    conn: sqlite3.Connection,
+    kind: str,
+    before_ms: int,
+    keep_rows: int,
+    batch: int,
+    up_to_id: int,
+) -> int:
+    """Delete up to ``batch`` rows of ``kind`` with id at most ``up_to_id`` that are older than
+    ``before_ms`` or not among their group's newest ``keep_rows``, oldest first; count them
+    per group in ``pruned``. Every lookup walks the (group, id) index: no table scan."""
+    table, column = _PRUNED_TABLES[kind]
     deleted = 0
-    channels = [r[0] for r in conn.execute("SELECT DISTINCT channel FROM attempts")]
-    for channel in channels:
-        if deleted >= batch:
-            break
-        row = conn.execute(
-            "SELECT id FROM attempts WHERE channel = ? ORDER BY id DESC LIMIT 1 OFFSET ?",
-            (channel, keep_rows),
-        ).fetchone()
-        beyond = row[0] if row else 0
-        found = conn.execute(
-            "SELECT count(*), max(time_ms), max(id) FROM (SELECT id, time_ms FROM attempts"
-            " WHERE channel = ? AND (time_ms < ? OR id <= ?) ORDER BY id LIMIT ?)",
-            (channel, before_ms, beyond, batch - deleted),
-        ).fetchone()
-        if not found[0]:
-            continue
-        conn.execute(
-            "DELETE FROM attempts WHERE channel = ? AND id <= ? AND (time_ms < ? OR id <= ?)",
-            (channel, found[2], before_ms, beyond),
+    key = conn.execute(f"SELECT min({column}) FROM {table}").fetchone()[0]
+    while key is not None and deleted < batch:
+        # two single-aggregate queries: each is one index lookup (together, a range scan)
+        newest, oldest = (
+            conn.execute(f"SELECT {f}(id) FROM {table} WHERE {column} = ?", (key,)).fetchone()[0]
+            for f in ("max", "min")
         )
-        _record_pruned(conn, "attempts", channel, found[0], found[1])
-        deleted += found[0]
+        span = newest - oldest
+        beyond = 0  # rows with this id and older are past the row limit
+        if span >= keep_rows:  # ids are unique: a group holds at most span + 1 rows
+            row = conn.execute(
+                f"SELECT id FROM {table} WHERE {column} = ? ORDER BY id DESC LIMIT 1 OFFSET ?",
+                (key, keep_rows),
+            ).fetchone()
+            beyond = row[0] if row else 0
+        found = conn.execute(
+            f"SELECT count(*), max(time_ms), max(id) FROM (SELECT id, time_ms FROM {table}"
+            f" WHERE {column} = ? AND id <= ? AND (time_ms < ? OR id <= ?) ORDER BY id LIMIT ?)",
+            (key, up_to_id, before_ms, beyond, batch - deleted),
+        ).fetchone()
+        if found[0]:
+            conn.execute(
+                f"DELETE FROM {table} WHERE {column} = ? AND id <= ? AND (time_ms < ? OR id <= ?)",
+                (key, found[2], before_ms, beyond),
+            )
+            _record_pruned(conn, kind, str(key), found[0], found[1])
+            deleted += found[0]
+        key = conn.execute(
+            f"SELECT min({column}) FROM {table} WHERE {column} > ?", (key,)
+        ).fetchone()[0]
     return deleted
 
 
 def _prune_pass(
     conn: sqlite3.Connection, before_ms: int, keep_rows: int, batch: int
 ) -> tuple[int, int]:
+    """One pass of retention: ``(events, attempts)`` deleted. Events only below every
+    channel's cursor (all channels have finished with them); with no channel, any."""
+    done = conn.execute("SELECT min(event_id) FROM cursors").fetchone()[0]
+    if done is None:
+        done = MAX_ID
     return (
-        _prune_events(conn, before_ms, keep_rows, batch),
-        _prune_attempts(conn, before_ms, keep_rows, batch),
+        _prune(conn, "events", before_ms, keep_rows, batch, done),
+        _prune(conn, "attempts", before_ms, keep_rows, batch, MAX_ID),
     )
 
 
