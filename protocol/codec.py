@@ -10,6 +10,7 @@ exactly two errors to answer: ``msgspec.DecodeError`` (not JSON, or too deep) an
 
 from __future__ import annotations
 
+import re
 from typing import Any, Generic, TypeVar, overload
 
 import msgspec
@@ -17,6 +18,19 @@ import msgspec
 T = TypeVar("T")
 
 TOO_DEEP = "JSON is nested too deeply"
+
+MAX_SQLITE_INT = 2**63 - 1
+_ASCII_NUMBER = re.compile(r"[0-9]{1,19}")
+
+
+def parse_uint(text: str, max_value: int = MAX_SQLITE_INT) -> int | None:
+    """``text`` as an int when it is ASCII digits worth at most ``max_value`` (SQLite's largest
+    integer by default), else None. Not ``str.isdigit()``/``int()``: those also take ``²``,
+    Arabic-Indic digits, ``" 1"`` and ``"1_0"``."""
+    if _ASCII_NUMBER.fullmatch(text) is None:
+        return None
+    n = int(text)
+    return n if n <= max_value else None
 
 
 class Decoder(Generic[T]):

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
 from collections.abc import Mapping
 from typing import Annotated, Final, Literal, TypeVar
 
 import msgspec
 from msgspec import Meta, Struct
 
+from protocol import codec
 from protocol.feishu import ids
 
 T = TypeVar("T")
@@ -55,17 +55,13 @@ def parse_page_token(token: str) -> str | None:
 
 
 MAX_POSITION: Final = ids.MAX_NUMBER
-_POSITION = re.compile(r"[0-9]{1,19}")
 
 
 def parse_position(text: str | None) -> int | None:
     """A non-negative integer position (ASCII digits, at most :data:`MAX_POSITION`) taken from
     a page token's text; None for anything else, so a forged token is an error, never a
     number the database cannot hold."""
-    if text is None or _POSITION.fullmatch(text) is None:
-        return None
-    n = int(text)
-    return n if n <= MAX_POSITION else None
+    return None if text is None else codec.parse_uint(text, MAX_POSITION)
 
 
 # -- auth/v3 ----------------------------------------------------------------------------------

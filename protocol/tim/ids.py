@@ -44,13 +44,3 @@ def format_msg_key(seq: int, random: int, time_s: int) -> str:
 def parse_msg_key(text: str) -> MsgKeyParts | None:
     m = _MSG_KEY.fullmatch(text)
     return MsgKeyParts(int(m[1]), int(m[2]), int(m[3])) if m else None
-
-
-def parse_number(text: str, max_digits: int = 18) -> int | None:
-    """``text`` as an int when it is 1 to ``max_digits`` ASCII digits, else None.
-
-    Not ``str.isdigit()``: that also admits ``²`` (which ``int`` refuses) and Arabic-Indic
-    digits (which ``int`` reads). 18 digits always fit an SQLite integer."""
-    if 0 < len(text) <= max_digits and text.isascii() and text.isdigit():
-        return int(text)
-    return None

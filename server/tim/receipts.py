@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from protocol import codec
 from protocol.tim import errors as E
-from protocol.tim import ids
 from protocol.tim import rest as R
 from protocol.tim import sdk as S
 from protocol.tim import ws as W
@@ -89,7 +89,7 @@ def cursor_of(text: str) -> int:
     """A receipt-detail ``Cursor`` this server returned ("" first)."""
     if not text:
         return 0
-    cursor = ids.parse_number(text)
+    cursor = codec.parse_uint(text)
     if cursor is None:
         raise CoreError(Reason.INVALID, f"Cursor {text!r} was not returned by this server")
     return cursor

@@ -17,7 +17,6 @@ from starlette.responses import Response
 
 from protocol import codec
 from protocol.tim import errors as E
-from protocol.tim import ids
 from protocol.tim import rest as R
 from server.core.errors import CoreError
 from server.core.service import Core
@@ -99,7 +98,7 @@ class TimRest:
         sdkappid_text = q.get("sdkappid")
         if not sdkappid_text:
             raise TimError(60012, "the URL needs sdkappid")
-        sdkappid = ids.parse_number(sdkappid_text, max_digits=10)
+        sdkappid = codec.parse_uint(sdkappid_text, max_value=4294967295)
         if sdkappid is None:
             raise TimError(E.REST_URL_ERROR, f"sdkappid {sdkappid_text!r} is not a number")
         identifier, sig = q.get("identifier"), q.get("usersig")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from protocol import codec
 from protocol.tim import ids
 from protocol.tim import sdk as S
 from server.core.errors import CoreError, Reason
@@ -43,7 +44,7 @@ def _cookie(text: str) -> int | None:
     """The position a getmsg ``Cookie`` stands for (None: a first sync)."""
     if not text:
         return None
-    position = ids.parse_number(text)
+    position = codec.parse_uint(text)
     if position is None:
         raise CoreError(Reason.INVALID, f"Cookie {text!r} was not returned by this server")
     return position
